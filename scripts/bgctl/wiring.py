@@ -1,0 +1,186 @@
+"""The wiring: what Terraform publishes about one environment, so the tool never guesses names.
+
+Terraform's ``blue_green`` module writes one SSM String parameter per environment,
+``/compiler-explorer/{env}/wiring``, holding JSON of this shape (schema_version 1)::
+
+    {
+      "schema_version": 1,
+      "environment": "beta",
+      "routing": "path_rule",                  # or "listener_default" (prod)
+      "asg_names": {"blue": "beta-blue", "green": "beta-green"},
+      "target_group_arns": {"blue": "arn:...", "green": "arn:..."},
+      "listener_arns": {"https": "arn:...", "http": "arn:..."},   # "http" only where configured
+      "rule_arns": {"https": "arn:...", "http": "arn:..."},       # {} for listener_default
+      "path_patterns": ["/beta*"],             # [] for listener_default
+      "rule_priority": 10,                     # null for listener_default
+      "capacity": {"min_size": 0, "max_size": 4, "min_healthy": 1},
+      "version_parameters": {"blue": "/compiler-explorer/beta/blue/version", "green": "..."},
+      "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/"}
+    }
+
+Parameters the Python tool owns (never in Terraform state, so never drift):
+``/compiler-explorer/{env}/{color}/version``, ``.../lock``, ``.../journal``, ``.../shutdown``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bgctl import COLORS
+from bgctl.errors import WiringError
+
+PARAM_ROOT = "/compiler-explorer"
+SCHEMA_VERSION = 1
+ROUTING_KINDS = ("path_rule", "listener_default")
+
+
+def param_name(env: str, leaf: str) -> str:
+    """``/compiler-explorer/{env}/{leaf}``."""
+    return f"{PARAM_ROOT}/{env}/{leaf}"
+
+
+def wiring_param(env: str) -> str:
+    return param_name(env, "wiring")
+
+
+def active_color_param(env: str) -> str:
+    return param_name(env, "active-color")
+
+
+def active_tg_param(env: str) -> str:
+    return param_name(env, "active-target-group-arn")
+
+
+def version_param(env: str, color: str) -> str:
+    return param_name(env, f"{color}/version")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    min_size: int
+    max_size: int
+    min_healthy: int
+
+
+@dataclass(frozen=True)
+class Builds:
+    bucket: str
+    prefix: str
+    discovery_prefix: str
+
+
+@dataclass(frozen=True)
+class Wiring:
+    environment: str
+    routing: str
+    asg_names: dict[str, str]
+    target_group_arns: dict[str, str]
+    listener_arns: dict[str, str]
+    rule_arns: dict[str, str]
+    path_patterns: tuple[str, ...]
+    rule_priority: int | None
+    capacity: Capacity
+    version_parameters: dict[str, str]
+    builds: Builds
+
+    @property
+    def is_default_action(self) -> bool:
+        return self.routing == "listener_default"
+
+    def color_of_target_group(self, arn: str) -> str | None:
+        for color, tg in self.target_group_arns.items():
+            if tg == arn:
+                return color
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "environment": self.environment,
+                "routing": self.routing,
+                "asg_names": self.asg_names,
+                "target_group_arns": self.target_group_arns,
+                "listener_arns": self.listener_arns,
+                "rule_arns": self.rule_arns,
+                "path_patterns": list(self.path_patterns),
+                "rule_priority": self.rule_priority,
+                "capacity": {
+                    "min_size": self.capacity.min_size,
+                    "max_size": self.capacity.max_size,
+                    "min_healthy": self.capacity.min_healthy,
+                },
+                "version_parameters": self.version_parameters,
+                "builds": {
+                    "bucket": self.builds.bucket,
+                    "prefix": self.builds.prefix,
+                    "discovery_prefix": self.builds.discovery_prefix,
+                },
+            },
+            sort_keys=True,
+        )
+
+
+def _require(doc: dict[str, Any], key: str, kind: type, env: str) -> Any:
+    if key not in doc:
+        raise WiringError(f"{env}: wiring parameter lacks {key!r}")
+    value = doc[key]
+    if not isinstance(value, kind):
+        raise WiringError(f"{env}: wiring {key!r} should be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _color_map(doc: dict[str, Any], key: str, env: str) -> dict[str, str]:
+    value = _require(doc, key, dict, env)
+    missing = [c for c in COLORS if not value.get(c)]
+    if missing:
+        raise WiringError(f"{env}: wiring {key!r} has no entry for {', '.join(missing)}")
+    return {c: str(value[c]) for c in COLORS}
+
+
+def parse_wiring(env: str, text: str) -> Wiring:
+    """Parse and check the wiring JSON; raise WiringError naming the first malformed field."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WiringError(f"{env}: wiring parameter is not valid JSON ({exc.msg})") from exc
+    if not isinstance(doc, dict):
+        raise WiringError(f"{env}: wiring parameter is not a JSON object")
+    schema = doc.get("schema_version")
+    if schema != SCHEMA_VERSION:
+        raise WiringError(f"{env}: wiring schema_version {schema!r} is not {SCHEMA_VERSION}")
+    routing = _require(doc, "routing", str, env)
+    if routing not in ROUTING_KINDS:
+        raise WiringError(f"{env}: wiring routing {routing!r} is not one of {', '.join(ROUTING_KINDS)}")
+    listeners = {k: str(v) for k, v in _require(doc, "listener_arns", dict, env).items() if v}
+    if "https" not in listeners:
+        raise WiringError(f"{env}: wiring has no HTTPS listener ARN")
+    rules = {k: str(v) for k, v in _require(doc, "rule_arns", dict, env).items() if v}
+    if routing == "path_rule" and "https" not in rules:
+        raise WiringError(f"{env}: path_rule wiring has no HTTPS rule ARN")
+    cap = _require(doc, "capacity", dict, env)
+    builds = _require(doc, "builds", dict, env)
+    priority = doc.get("rule_priority")
+    return Wiring(
+        environment=_require(doc, "environment", str, env),
+        routing=routing,
+        asg_names=_color_map(doc, "asg_names", env),
+        target_group_arns=_color_map(doc, "target_group_arns", env),
+        listener_arns=listeners,
+        rule_arns=rules,
+        path_patterns=tuple(str(p) for p in _require(doc, "path_patterns", list, env)),
+        rule_priority=int(priority) if priority is not None else None,
+        capacity=Capacity(
+            min_size=int(cap.get("min_size", 0)),
+            max_size=int(cap["max_size"]),
+            min_healthy=int(cap.get("min_healthy", 1)),
+        ),
+        version_parameters=_color_map(doc, "version_parameters", env),
+        builds=Builds(
+            bucket=str(builds["bucket"]),
+            prefix=str(builds.get("prefix", "dist/gh/")),
+            discovery_prefix=str(builds.get("discovery_prefix", "dist/discovery/")),
+        ),
+    )
