@@ -1,0 +1,484 @@
+# The blue_green module: two colors (blue, green) of one environment behind the shared ALB.
+#
+# Ownership (see README.md):
+#   Terraform  target groups, launch templates, ASG limits, scaling policies, the traffic action(s),
+#              the SSM color parameters and the wiring parameter.
+#   deploy tool  desired capacity, min size, suspended processes (capacity protection during deploys)
+#              and the per-color version parameters /compiler-explorer/{env}/{color}/version.
+#
+# THE SWITCH INVARIANT: var.active_color is referenced only by the traffic action(s)
+# (aws_lb_listener_rule.https/http, aws_lb_listener.https/http default_action) and the two SSM color
+# parameters (active_color, active_target_group_arn). tests/terraform enforces it.
+
+locals {
+  colors     = toset(["blue", "green"])
+  param_root = "/compiler-explorer/${var.environment}"
+
+  path_rule        = var.routing == "path_rule"
+  listener_default = var.routing == "listener_default"
+  http_rule        = local.path_rule && var.http_listener_arn != null
+
+  # Processes collected as group metrics; GroupInServiceInstances feeds the SQS backlog policy.
+  enabled_metrics = [
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupMaxSize",
+    "GroupMinSize",
+    "GroupPendingInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+  ]
+
+  user_data = base64encode(templatefile("${path.module}/templates/${var.os == "windows" ? "user_data.ps1.tftpl" : "user_data.sh.tftpl"}", {
+    environment   = var.environment
+    param_root    = local.param_root
+    builds_bucket = var.builds_bucket
+  }))
+
+  # The wiring (schema_version 1, see scripts/bgctl/wiring.py). It must not depend on active_color:
+  # a switch changes the traffic action(s) and the two color parameters, never the wiring.
+  # one() is null when the resource is not created; nulls are dropped, so "http" appears only where
+  # an HTTP listener or rule exists and rule_arns is {} for listener_default.
+  listener_arns = { for k, v in {
+    https = local.listener_default ? one(aws_lb_listener.https[*].arn) : var.https_listener_arn
+    http  = local.listener_default ? one(aws_lb_listener.http[*].arn) : (local.http_rule ? var.http_listener_arn : null)
+  } : k => v if v != null }
+  rule_arns = { for k, v in {
+    https = one(aws_lb_listener_rule.https[*].arn)
+    http  = one(aws_lb_listener_rule.http[*].arn)
+  } : k => v if v != null }
+  wiring = {
+    schema_version    = 1
+    environment       = var.environment
+    routing           = var.routing
+    asg_names         = { for c in local.colors : c => aws_autoscaling_group.this[c].name }
+    target_group_arns = { for c in local.colors : c => aws_lb_target_group.this[c].arn }
+    listener_arns     = local.listener_arns
+    rule_arns         = local.rule_arns
+    path_patterns     = local.path_rule ? var.path_patterns : []
+    rule_priority     = local.path_rule ? var.rule_priority : null
+    capacity = {
+      min_size    = var.asg_min_size
+      max_size    = var.asg_max_size
+      min_healthy = var.min_healthy_instances
+    }
+    version_parameters = { for c in local.colors : c => "${local.param_root}/${c}/version" }
+    builds = {
+      bucket           = var.builds_bucket
+      prefix           = "dist/gh/"
+      discovery_prefix = "dist/discovery/"
+    }
+  }
+}
+
+data "aws_ami" "this" {
+  most_recent = true
+  owners      = var.ami_owners
+
+  filter {
+    name   = "name"
+    values = [var.ami_name_pattern]
+  }
+
+  filter {
+    name   = "architecture"
+    values = [var.architecture]
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Per color: target group, launch template, Auto Scaling group
+# ---------------------------------------------------------------------------------------------------
+resource "aws_lb_target_group" "this" {
+  # checkov:skip=CKV_AWS_378: TLS terminates at the ALB; instances serve plain HTTP inside the VPC to the ALB's security group only
+  for_each = local.colors
+
+  name                 = "${title(var.environment)}-${title(each.key)}"
+  port                 = var.target_port
+  protocol             = "HTTP"
+  vpc_id               = var.vpc_id
+  target_type          = "instance"
+  deregistration_delay = var.deregistration_delay
+
+  health_check {
+    enabled             = true
+    path                = "/healthcheck"
+    protocol            = "HTTP"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 8
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+
+  tags = merge(var.tags, {
+    Environment = var.environment
+    Color       = each.key
+  })
+}
+
+resource "aws_launch_template" "this" {
+  for_each = local.colors
+
+  name                   = "${var.environment}-${each.key}"
+  description            = "${var.environment} ${each.key}: boots the version in ${local.param_root}/${each.key}/version"
+  image_id               = data.aws_ami.this.id
+  instance_type          = var.instance_type
+  vpc_security_group_ids = var.security_group_ids
+  user_data              = local.user_data
+  ebs_optimized          = true
+  update_default_version = true
+
+  iam_instance_profile {
+    name = var.iam_instance_profile_name
+  }
+
+  # IMDSv2 only; instance tags in metadata so an instance reads its own Color tag at boot.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  block_device_mappings {
+    device_name = data.aws_ami.this.root_device_name
+
+    ebs {
+      volume_size           = var.root_volume_size
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags = merge(var.tags, {
+      Environment = var.environment
+      Color       = each.key
+      Name        = "${var.environment}-${each.key}"
+    })
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags = merge(var.tags, {
+      Environment = var.environment
+      Color       = each.key
+    })
+  }
+
+  tags = merge(var.tags, {
+    Environment = var.environment
+    Color       = each.key
+  })
+}
+
+resource "aws_autoscaling_group" "this" {
+  for_each = local.colors
+
+  name                      = "${var.environment}-${each.key}"
+  min_size                  = var.asg_min_size
+  max_size                  = var.asg_max_size
+  vpc_zone_identifier       = var.subnet_ids
+  health_check_type         = "ELB"
+  health_check_grace_period = var.health_check_grace_period
+  target_group_arns         = [aws_lb_target_group.this[each.key].arn]
+  enabled_metrics           = local.enabled_metrics
+  # No instance_refresh: a new launch template version reaches instances only when the deploy
+  # tool scales a color up, never by replacing the active color's instances behind its back.
+
+  dynamic "launch_template" {
+    for_each = var.use_mixed_instances_policy ? [] : [1]
+    content {
+      id = aws_launch_template.this[each.key].id
+      # Pinned, never "$Latest": the version Terraform last wrote is the one that boots.
+      version = aws_launch_template.this[each.key].latest_version
+    }
+  }
+
+  dynamic "mixed_instances_policy" {
+    for_each = var.use_mixed_instances_policy ? [1] : []
+    content {
+      instances_distribution {
+        on_demand_base_capacity                  = var.on_demand_base_capacity
+        on_demand_percentage_above_base_capacity = var.on_demand_percentage_above_base_capacity
+        spot_allocation_strategy                 = var.spot_allocation_strategy
+      }
+
+      launch_template {
+        launch_template_specification {
+          launch_template_id = aws_launch_template.this[each.key].id
+          version            = aws_launch_template.this[each.key].latest_version
+        }
+
+        dynamic "override" {
+          for_each = var.mixed_instance_types
+          content {
+            instance_type = override.value
+          }
+        }
+      }
+    }
+  }
+
+  tag {
+    key                 = "Environment"
+    value               = var.environment
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "Color"
+    value               = each.key
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "Name"
+    value               = "${var.environment}-${each.key}"
+    propagate_at_launch = true
+  }
+
+  dynamic "tag" {
+    for_each = var.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [
+      desired_capacity,    # owned by the deploy tool: it scales colors up and down
+      min_size,            # owned by the deploy tool: raised during deploys, reset at cleanup
+      suspended_processes, # owned by the deploy tool: capacity protection of the active color
+    ]
+
+    precondition {
+      condition     = var.asg_min_size <= var.asg_max_size
+      error_message = "asg_min_size must not exceed asg_max_size."
+    }
+
+    precondition {
+      condition     = var.min_healthy_instances <= var.asg_max_size
+      error_message = "min_healthy_instances must not exceed asg_max_size."
+    }
+
+    precondition {
+      condition     = !var.use_mixed_instances_policy || length(var.mixed_instance_types) > 0
+      error_message = "use_mixed_instances_policy needs at least one entry in mixed_instance_types."
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Scaling policies, one per color
+# ---------------------------------------------------------------------------------------------------
+resource "aws_autoscaling_policy" "cpu" {
+  for_each = var.enable_autoscaling_policy ? local.colors : toset([])
+
+  name                   = "${var.environment}-${each.key}-cpu"
+  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
+  policy_type            = "TargetTrackingScaling"
+
+  target_tracking_configuration {
+    predefined_metric_specification {
+      predefined_metric_type = "ASGAverageCPUUtilization"
+    }
+    target_value = var.cpu_target
+  }
+}
+
+resource "aws_autoscaling_policy" "sqs_backlog" {
+  for_each = var.enable_sqs_autoscaling ? local.colors : toset([])
+
+  name                   = "${var.environment}-${each.key}-sqs-backlog"
+  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
+  policy_type            = "TargetTrackingScaling"
+
+  # Backlog per instance = visible messages / in-service instances of THIS color. With no
+  # instances in service the expression has no data, so an idle color never scales from zero.
+  target_tracking_configuration {
+    target_value = var.sqs_messages_per_instance
+
+    customized_metric_specification {
+      metrics {
+        id          = "visible"
+        label       = "Visible messages in ${coalesce(var.sqs_queue_name, "-")}"
+        return_data = false
+
+        metric_stat {
+          stat = "Sum"
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+            dimensions {
+              name  = "QueueName"
+              value = var.sqs_queue_name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "in_service"
+        label       = "In-service instances of ${aws_autoscaling_group.this[each.key].name}"
+        return_data = false
+
+        metric_stat {
+          stat = "Average"
+          metric {
+            namespace   = "AWS/AutoScaling"
+            metric_name = "GroupInServiceInstances"
+            dimensions {
+              name  = "AutoScalingGroupName"
+              value = aws_autoscaling_group.this[each.key].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "backlog_per_instance"
+        label       = "Visible messages per in-service instance"
+        expression  = "visible / in_service"
+        return_data = true
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.sqs_queue_name != null
+      error_message = "enable_sqs_autoscaling needs sqs_queue_name."
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Traffic: the only resources (with the two color parameters) that read var.active_color.
+# No ignore_changes here: Terraform owns where traffic goes.
+# ---------------------------------------------------------------------------------------------------
+resource "aws_lb_listener_rule" "https" {
+  count = local.path_rule ? 1 : 0
+
+  listener_arn = var.https_listener_arn
+  priority     = var.rule_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+  }
+
+  condition {
+    path_pattern {
+      values = var.path_patterns
+    }
+  }
+
+  tags = merge(var.tags, { Environment = var.environment })
+}
+
+resource "aws_lb_listener_rule" "http" {
+  count = local.http_rule ? 1 : 0
+
+  listener_arn = var.http_listener_arn
+  priority     = var.rule_priority
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+  }
+
+  condition {
+    path_pattern {
+      values = var.path_patterns
+    }
+  }
+
+  tags = merge(var.tags, { Environment = var.environment })
+}
+
+resource "aws_lb_listener" "https" {
+  count = local.listener_default ? 1 : 0
+
+  load_balancer_arn = var.load_balancer_arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+  }
+
+  tags = merge(var.tags, { Environment = var.environment })
+}
+
+resource "aws_lb_listener" "http" {
+  # checkov:skip=CKV_AWS_2: the public compiler site serves plain HTTP on :80 for legacy API clients and editor plugins; redirecting would break them
+  # checkov:skip=CKV_AWS_103: plain HTTP listener (see above), there is no TLS to configure
+  count = local.listener_default ? 1 : 0
+
+  load_balancer_arn = var.load_balancer_arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+  }
+
+  tags = merge(var.tags, { Environment = var.environment })
+}
+
+# ---------------------------------------------------------------------------------------------------
+# SSM: the two color parameters (from active_color) and the wiring (independent of it)
+# ---------------------------------------------------------------------------------------------------
+resource "aws_ssm_parameter" "active_color" {
+  # checkov:skip=CKV2_AWS_34: not a secret; instances and operators read it, a SecureString would only add a KMS dependency
+  name        = "${local.param_root}/active-color"
+  description = "Color of ${var.environment} that receives traffic (Terraform-owned; mirrors the listener)"
+  type        = "String"
+  value       = var.active_color
+  tags        = merge(var.tags, { Environment = var.environment })
+}
+
+resource "aws_ssm_parameter" "active_target_group_arn" {
+  # checkov:skip=CKV2_AWS_34: not a secret; an ARN that instances and operators read
+  name        = "${local.param_root}/active-target-group-arn"
+  description = "Target group of ${var.environment} that receives traffic (Terraform-owned)"
+  type        = "String"
+  value       = aws_lb_target_group.this[var.active_color].arn
+  tags        = merge(var.tags, { Environment = var.environment })
+}
+
+resource "aws_ssm_parameter" "wiring" {
+  # checkov:skip=CKV2_AWS_34: not a secret; resource names and ARNs the deploy tool discovers
+  name        = "${local.param_root}/wiring"
+  description = "Wiring of ${var.environment} for the deploy tool (schema_version 1, scripts/bgctl/wiring.py)"
+  type        = "String"
+  tier        = "Standard"
+  value       = jsonencode(local.wiring)
+  tags        = merge(var.tags, { Environment = var.environment })
+
+  lifecycle {
+    precondition {
+      condition     = !local.path_rule || (var.https_listener_arn != null && length(var.path_patterns) > 0 && var.rule_priority != null)
+      error_message = "routing = \"path_rule\" needs https_listener_arn, path_patterns and rule_priority."
+    }
+
+    precondition {
+      condition     = !local.listener_default || (var.load_balancer_arn != null && var.certificate_arn != null)
+      error_message = "routing = \"listener_default\" needs load_balancer_arn and certificate_arn."
+    }
+  }
+}
