@@ -1,0 +1,13 @@
+provider "aws" {
+  region              = "us-east-1"
+  allowed_account_ids = ["052730242331"]
+
+  default_tags {
+    tags = {
+      Project     = "bluegreen"
+      ManagedBy   = "terraform"
+      Root        = "terraform/envs/winstaging"
+      Environment = "winstaging"
+    }
+  }
+}
