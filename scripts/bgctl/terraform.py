@@ -1,0 +1,225 @@
+"""A small typed interface over python-terraform for one root module.
+
+python-terraform 0.10.1 builds the command lines (``-var`` given as a dict becomes a temporary
+``-var-file``, flags are ``IsFlagged``/``IsNotFlagged``, ``None`` drops an option). Its executor cannot
+take an environment or a timeout, so ``_Terraform`` keeps the command-line builder and replaces only
+``cmd``: every call runs with ``TF_IN_AUTOMATION=1``, ``-input=false``, ``-no-color``, an explicit
+environment and a deadline, and returns text.
+
+Every failure raises ``TerraformError`` carrying the tail of Terraform's stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged, Terraform
+
+from bgctl.errors import TerraformError
+
+DEFAULT_TIMEOUT = 900.0
+STDERR_TAIL_LINES = 20
+# `terraform show -json` format versions this module reads: 0.x (Terraform 1.0) and 1.x (1.1 and later).
+SUPPORTED_PLAN_FORMATS = ("0.", "1.")
+
+_AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Terraform(Terraform):  # type: ignore[misc]  # python-terraform ships no type information
+    """python-terraform with an executor that takes an environment and a timeout and returns text."""
+
+    def __init__(self, working_dir: Path, binary: str, env: Mapping[str, str], timeout: float) -> None:
+        super().__init__(working_dir=str(working_dir), terraform_bin_path=binary)
+        self._env = dict(env)
+        self._timeout = timeout
+
+    def cmd(self, cmd: str, *args: Any, **kwargs: Any) -> tuple[int, str, str]:
+        for quirk in ("capture_output", "raise_on_error", "synchronous"):
+            kwargs.pop(quirk, None)
+        argv: list[str] = self.generate_cmd_string(cmd, *args, **kwargs)
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=self.working_dir,
+                env=self._env,
+                capture_output=True,
+                text=True,
+                timeout=self._timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TerraformError(
+                f"terraform {cmd} in {self.working_dir} did not finish within {self._timeout:.0f}s"
+            ) from exc
+        except OSError as exc:
+            raise TerraformError(f"cannot run terraform ({argv[0]}): {exc.strerror}") from exc
+        finally:
+            self.temp_var_files.clean_up()
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A saved plan (``terraform plan -out``) and whether it changes anything (-detailed-exitcode)."""
+
+    path: Path
+    has_changes: bool
+
+
+def _plan_path(planfile: PlanFile | Path) -> Path:
+    return planfile.path if isinstance(planfile, PlanFile) else planfile
+
+
+class TerraformRoot:
+    """One Terraform root module driven through python-terraform.
+
+    ``plugin_dir`` (a ``-plugin-dir`` layout) makes ``init`` install providers only from there, never
+    from the registry. ``env`` is added to the process environment for every command.
+    """
+
+    def __init__(
+        self,
+        working_dir: Path,
+        binary: str | Path,
+        plugin_dir: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.working_dir = Path(working_dir)
+        # A relative binary path would be resolved against the root's directory: make it absolute.
+        self.binary = str(Path(binary).resolve()) if os.sep in str(binary) else str(binary)
+        self.plugin_dir = Path(plugin_dir).resolve() if plugin_dir else None
+        full_env = dict(os.environ)
+        full_env.update(_AUTOMATION_ENV)
+        full_env.update(env or {})
+        self._tf = _Terraform(self.working_dir, self.binary, full_env, timeout)
+
+    def __repr__(self) -> str:
+        return f"TerraformRoot({str(self.working_dir)!r}, binary={self.binary!r})"
+
+    def _check(self, what: str, result: tuple[int, str, str], ok: tuple[int, ...] = (0,)) -> CommandResult:
+        code, out, err = result
+        if code not in ok:
+            raise TerraformError(
+                f"terraform {what} failed in {self.working_dir} (exit {code}):\n{_tail(err or out)}"
+            )
+        return CommandResult(code, out, err)
+
+    def init(self, *, backend: bool = True) -> None:
+        """``terraform init``; with ``backend=False`` the state backend is not configured."""
+        self._check(
+            "init",
+            self._tf.init(
+                backend=backend,
+                plugin_dir=str(self.plugin_dir) if self.plugin_dir else None,
+                var=None,  # python-terraform would otherwise pass an empty -var-file
+                input=False,
+                no_color=IsFlagged,
+            ),
+        )
+
+    def plan_to_file(self, path: Path, var_overrides: Mapping[str, str] | None = None) -> PlanFile:
+        """``terraform plan -out=path -detailed-exitcode``; exit 2 means the plan changes something."""
+        result = self._check(
+            "plan",
+            self._tf.plan(
+                out=str(path),
+                var=dict(var_overrides) if var_overrides else None,
+                detailed_exitcode=IsFlagged,
+                input=False,
+                no_color=IsFlagged,
+            ),
+            ok=(0, 2),
+        )
+        if not Path(path).is_file():
+            raise TerraformError(f"terraform plan in {self.working_dir} wrote no plan file at {path}")
+        return PlanFile(path=Path(path), has_changes=result.returncode == 2)
+
+    def show_json(self, planfile: PlanFile | Path) -> dict[str, Any]:
+        """``terraform show -json PLANFILE``, parsed (Terraform's documented JSON plan format)."""
+        result = self._check(
+            "show", self._tf.cmd("show", str(_plan_path(planfile)), json=IsFlagged, no_color=IsFlagged)
+        )
+        try:
+            doc = json.loads(result.stdout)
+        except json.JSONDecodeError as exc:
+            raise TerraformError(f"terraform show -json printed no JSON ({exc.msg})") from exc
+        if not isinstance(doc, dict):
+            raise TerraformError("terraform show -json printed JSON that is not an object")
+        version = str(doc.get("format_version", ""))
+        if not version.startswith(SUPPORTED_PLAN_FORMATS):
+            raise TerraformError(f"unsupported plan JSON format_version {version!r}")
+        return doc
+
+    def show_text(self, planfile: PlanFile | Path) -> str:
+        """``terraform show PLANFILE``: the human-readable plan."""
+        return self._check("show", self._tf.cmd("show", str(_plan_path(planfile)), no_color=IsFlagged)).stdout
+
+    def apply_plan(self, planfile: PlanFile | Path) -> None:
+        """Apply exactly the saved plan: no variables, no new plan (Terraform rejects a stale plan)."""
+        self._check(
+            "apply",
+            self._tf.cmd(
+                "apply", str(_plan_path(planfile)), input=False, no_color=IsFlagged, auto_approve=IsFlagged
+            ),
+        )
+
+    def outputs(self) -> dict[str, Any]:
+        """``terraform output -json`` as ``{name: value}``."""
+        result = self._check("output", self._tf.cmd("output", json=IsFlagged, no_color=IsFlagged))
+        doc = json.loads(result.stdout or "{}")
+        return {str(name): entry.get("value") for name, entry in doc.items()}
+
+
+_AWS_PROBE = """terraform {
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+"""
+
+
+def aws_provider_available(binary: str | Path, *, timeout: float = 30.0) -> tuple[bool, str]:
+    """Can ``hashicorp/aws`` be initialised here? Returns (available, one-line reason).
+
+    Runs ``terraform init -backend=false`` on a one-provider root in a temporary directory (honouring
+    the user's CLI config and plugin cache) with a short deadline.
+    """
+    binary = str(binary)
+    with tempfile.TemporaryDirectory(prefix="bgctl-aws-probe-") as tmp:
+        Path(tmp, "main.tf").write_text(_AWS_PROBE, encoding="utf-8")
+        root = TerraformRoot(Path(tmp), binary, timeout=timeout)
+        try:
+            root.init(backend=False)
+        except TerraformError as exc:
+            lines = [line.strip(" │╷╵") for line in exc.message.splitlines()[1:]]
+            lines = [line for line in lines if line]
+            error = next((ln for ln in lines if ln.startswith("Error:")), lines[0] if lines else exc.message)
+            why = next((ln for ln in lines if "could not connect" in ln.lower()), "")
+            reason = error.removeprefix("Error: ").rstrip(".")
+            if why:
+                reason = f"{reason} ({why.rstrip(':')})"
+            return False, f"the hashicorp/aws provider cannot be installed: {reason}"
+    return True, "the hashicorp/aws provider can be installed"
