@@ -2,18 +2,40 @@
 
 Each root ``terraform/envs/<env>/`` calls the ``blue_green`` module with literal arguments and records
 its active color in ``active_color.auto.tfvars.json``. ``load_env_specs`` parses them (python-hcl2) into
-``EnvSpec`` values that the sandbox, the contract tests and the CLI share.
+``EnvSpec`` values that the sandbox, the contract tests and the CLI share. Inputs a root does not pass
+take the module's declared defaults (read from the module's ``variables.tf``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bgctl import REPO_ROOT
+from bgctl.colorfile import COLOR_FILE, read_active_color
+from bgctl.errors import BlueGreenError, UsageError
 
 ENVS_DIR = REPO_ROOT / "terraform" / "envs"
-COLOR_FILE = "active_color.auto.tfvars.json"
+MODULE_NAME = "blue_green"
+__all__ = [
+    "COLOR_FILE",
+    "ENVS_DIR",
+    "EnvSpec",
+    "EnvSpecError",
+    "environment_names",
+    "is_literal",
+    "load_env_spec",
+    "load_env_specs",
+    "load_hcl_dir",
+    "load_hcl_file",
+    "module_call",
+    "module_variables",
+]
+
+
+class EnvSpecError(BlueGreenError):
+    """An environment root cannot be read into an EnvSpec (missing module call, non-literal setting)."""
 
 
 def environment_names(envs_dir: Path = ENVS_DIR) -> list[str]:
@@ -47,3 +69,164 @@ class EnvSpec:
     os: str  # "linux" | "windows"
     architecture: str  # "x86_64" | "arm64"
     active_color: str
+
+
+# --------------------------------------------------------------------------------------------------
+# HCL access (python-hcl2), shared with the contract tests
+# --------------------------------------------------------------------------------------------------
+def load_hcl_file(path: Path) -> dict[str, Any]:
+    """Parse one .tf file: strings without their quotes, expressions as ``"${...}"``, no comments."""
+    import hcl2
+
+    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            doc: dict[str, Any] = hcl2.load(handle, serialization_options=options)
+    except Exception as exc:  # the HCL parser raises lark's many error types; re-raised with the path
+        raise EnvSpecError(f"{path}: cannot parse HCL ({exc})") from exc
+    return doc
+
+
+def load_hcl_dir(directory: Path) -> dict[str, list[Any]]:
+    """Parse every ``*.tf`` file of a module directory; block lists of the same kind are concatenated."""
+    merged: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        for kind, blocks in load_hcl_file(path).items():
+            merged.setdefault(kind, []).extend(blocks if isinstance(blocks, list) else [blocks])
+    return merged
+
+
+def is_literal(value: object) -> bool:
+    """True when ``value`` is a literal (no ``${...}`` expression anywhere inside it)."""
+    if isinstance(value, str):
+        return "${" not in value
+    if isinstance(value, list):
+        return all(is_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(is_literal(v) for v in value.values())
+    return True
+
+
+def module_call(root: Path, name: str = MODULE_NAME) -> dict[str, Any]:
+    """The arguments of ``module "<name>"`` in the root module ``root``."""
+    for block in load_hcl_dir(root).get("module", []):
+        if name in block:
+            args: dict[str, Any] = block[name]
+            return args
+    raise EnvSpecError(f"{root.name}: no module {name!r} in {root}")
+
+
+def module_variables(module_dir: Path) -> dict[str, dict[str, Any]]:
+    """The ``variable`` blocks of a module: name -> body (description, type, default, validation)."""
+    variables: dict[str, dict[str, Any]] = {}
+    for block in load_hcl_dir(module_dir).get("variable", []):
+        variables.update(block)
+    return variables
+
+
+# --------------------------------------------------------------------------------------------------
+# EnvSpec
+# --------------------------------------------------------------------------------------------------
+class _Args:
+    """A module call's arguments with the module's defaults behind them; literal values only."""
+
+    def __init__(self, env: str, args: dict[str, Any], variables: dict[str, dict[str, Any]]) -> None:
+        self.env = env
+        self.args = args
+        self.variables = variables
+
+    def raw(self, key: str) -> Any:
+        if key in self.args:
+            return self.args[key]
+        if key in self.variables and "default" in self.variables[key]:
+            return self.variables[key]["default"]
+        raise EnvSpecError(f"{self.env}: module input {key!r} is neither passed nor defaulted")
+
+    def literal(self, key: str) -> Any:
+        value = self.raw(key)
+        if not is_literal(value):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be a literal, got {value!r}")
+        return value
+
+    def string(self, key: str) -> str:
+        value = self.literal(key)
+        if not isinstance(value, str):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be a string, got {value!r}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.literal(key)
+        if not isinstance(value, bool):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be true or false, got {value!r}")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.literal(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be a number, got {value!r}")
+        return float(value)
+
+    def integer(self, key: str) -> int:
+        value = self.number(key)
+        if value != int(value):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be a whole number, got {value!r}")
+        return int(value)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.literal(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise EnvSpecError(f"{self.env}: module input {key!r} must be a list of strings, got {value!r}")
+        return tuple(value)
+
+
+def _spec_from_root(root: Path) -> EnvSpec:
+    call = module_call(root)
+    source = call.get("source")
+    if not isinstance(source, str):
+        raise EnvSpecError(f"{root.name}: module {MODULE_NAME!r} has no literal source")
+    a = _Args(root.name, call, module_variables((root / source).resolve()))
+    routing = a.string("routing")
+    path_rule = routing == "path_rule"
+    mixed = a.boolean("use_mixed_instances_policy")
+    cpu = a.boolean("enable_autoscaling_policy")
+    sqs = a.boolean("enable_sqs_autoscaling")
+    return EnvSpec(
+        name=root.name,
+        root=root,
+        routing=routing,
+        path_patterns=a.strings("path_patterns") if path_rule else (),
+        rule_priority=a.integer("rule_priority") if path_rule else None,
+        http_rule=path_rule and a.raw("http_listener_arn") is not None,
+        min_size=a.integer("asg_min_size"),
+        max_size=a.integer("asg_max_size"),
+        min_healthy=a.integer("min_healthy_instances"),
+        instance_type=a.string("instance_type"),
+        instance_types=a.strings("mixed_instance_types") if mixed else (),
+        mixed_instances=mixed,
+        on_demand_base_capacity=a.integer("on_demand_base_capacity"),
+        on_demand_percentage=a.integer("on_demand_percentage_above_base_capacity"),
+        health_check_grace_period=a.integer("health_check_grace_period"),
+        cpu_autoscaling=cpu,
+        cpu_target=a.number("cpu_target") if cpu else None,
+        sqs_autoscaling=sqs,
+        sqs_target=a.number("sqs_messages_per_instance") if sqs else None,
+        os=a.string("os"),
+        architecture=a.string("architecture"),
+        active_color=read_active_color(root),
+    )
+
+
+def load_env_specs(envs_dir: Path = ENVS_DIR) -> dict[str, EnvSpec]:
+    """Every environment under ``envs_dir``, keyed by name (sorted)."""
+    return {name: _spec_from_root(envs_dir / name) for name in environment_names(envs_dir)}
+
+
+def load_env_spec(name: str, envs_dir: Path = ENVS_DIR) -> EnvSpec:
+    """One environment; UsageError naming the known environments when ``name`` is not one."""
+    names = environment_names(envs_dir)
+    if name not in names:
+        raise UsageError(
+            f"unknown environment {name!r}: expected one of {', '.join(names) or '(none found)'}",
+            hint=f"environments are the directories of {envs_dir}",
+        )
+    return _spec_from_root(envs_dir / name)
