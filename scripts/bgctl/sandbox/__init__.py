@@ -1,0 +1,208 @@
+"""The embedded default: the whole topology of all environments in a moto server on 127.0.0.1.
+
+``Sandbox`` starts a moto server and the loopback health server, builds the topology from
+``terraform/envs`` (or given specs), and hands out boto3 clients, the health URL template, failure
+controls and an env file for other shells. Nothing here imports moto until a server is started.
+
+    with Sandbox() as sb:
+        sb.env_file()                       # .sandbox/env: `source` it in another shell
+        sb.clients.autoscaling.describe_auto_scaling_groups()
+        sb.fail_color("beta", "green")      # every beta-green instance answers 500
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bgctl import REPO_ROOT
+from bgctl.sandbox.clients import SandboxClients, make_clients
+from bgctl.sandbox.health import HealthServer, InstanceInfo, aws_directory, health_url
+from bgctl.sandbox.server import MotoServer, apply_environ, sandbox_environ
+from bgctl.sandbox.topology import BUILDS_BUCKET, EnvResources, build_synthetic, build_topology
+
+if TYPE_CHECKING:
+    from bgctl.envspec import EnvSpec
+
+SANDBOX_DIR = REPO_ROOT / ".sandbox"
+
+__all__ = [
+    "HealthServer",
+    "InstanceInfo",
+    "Sandbox",
+    "SandboxClients",
+    "health_url",
+    "load_specs",
+]
+
+
+def load_specs() -> dict[str, EnvSpec]:
+    """The environments of ``terraform/envs`` (``bgctl.envspec.load_env_specs``)."""
+    from bgctl import envspec
+
+    loader = getattr(envspec, "load_env_specs", None)
+    if loader is None:
+        raise RuntimeError("bgctl.envspec.load_env_specs is not available yet: pass specs= explicitly")
+    specs: dict[str, EnvSpec] = loader()
+    return specs
+
+
+class Sandbox:
+    """A moto server plus the instances' health server, with the blue-green topology built in it."""
+
+    def __init__(
+        self,
+        specs: Mapping[str, EnvSpec] | None = None,
+        *,
+        moto_port: int = 0,
+        health_port: int = 0,
+        builds_bucket: str = BUILDS_BUCKET,
+        hang_seconds: float = 5.0,
+    ) -> None:
+        self._specs = dict(specs) if specs is not None else None
+        self._moto = MotoServer(port=moto_port)
+        self._health_port = health_port
+        self._hang_seconds = hang_seconds
+        self._health: HealthServer | None = None
+        self._clients: SandboxClients | None = None
+        self.builds_bucket = builds_bucket
+        self.resources: dict[str, EnvResources] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, *, build: bool = True) -> Sandbox:
+        """Start both servers (idempotent) and, unless ``build`` is False, build the topology."""
+        endpoint = self._moto.start()
+        if self._clients is None:
+            self._clients = make_clients(endpoint)
+        if self._health is None:
+            self._health = HealthServer(
+                aws_directory(self._clients), port=self._health_port, hang_seconds=self._hang_seconds
+            )
+            self._health.start()
+        if build:
+            self.build()
+        return self
+
+    def build(self) -> dict[str, EnvResources]:
+        """Build the topology for the specs (``terraform/envs`` when none were given) in empty moto."""
+        if self._specs is None:
+            self._specs = load_specs()
+        self.resources = build_topology(
+            self.clients,
+            self._specs,
+            health_url_template=self.health_url_template,
+            builds_bucket=self.builds_bucket,
+        )
+        return self.resources
+
+    def build_synthetic(self, n_envs: int = 90, instances_per_env: int = 40) -> dict[str, EnvResources]:
+        """Replace everything with the synthetic benchmark topology."""
+        self.reset(rebuild=False)
+        self.resources = build_synthetic(
+            self.clients,
+            n_envs,
+            instances_per_env,
+            health_url_template=self.health_url_template,
+            builds_bucket=self.builds_bucket,
+        )
+        return self.resources
+
+    def reset(self, *, rebuild: bool = True) -> None:
+        """Empty moto, forget health failures and pinned versions, and (by default) rebuild."""
+        self._moto.reset()
+        self.health.reset()
+        self.resources = {}
+        if rebuild:
+            self.build()
+
+    def stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+            self._health = None
+        self._moto.stop()
+        self._clients = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what callers use --------------------------------------------------------------------------
+
+    @property
+    def specs(self) -> dict[str, EnvSpec]:
+        if self._specs is None:
+            self._specs = load_specs()
+        return dict(self._specs)
+
+    @property
+    def endpoint_url(self) -> str:
+        if not self._moto.endpoint_url:
+            raise RuntimeError("sandbox is not running")
+        return self._moto.endpoint_url
+
+    @property
+    def clients(self) -> SandboxClients:
+        if self._clients is None:
+            raise RuntimeError("sandbox is not running")
+        return self._clients
+
+    def new_clients(self) -> SandboxClients:
+        """A fresh set of clients (their own connection pools), e.g. for another thread."""
+        return make_clients(self.endpoint_url)
+
+    @property
+    def health(self) -> HealthServer:
+        if self._health is None:
+            raise RuntimeError("sandbox is not running")
+        return self._health
+
+    @property
+    def health_url_template(self) -> str:
+        return self.health.url_template
+
+    def environ(self) -> dict[str, str]:
+        """AWS_ENDPOINT_URL, fake credentials, region and BLUEGREEN_HEALTH_URL for a child process."""
+        return sandbox_environ(self.endpoint_url, self.health_url_template)
+
+    def apply_environ(self, environ: dict[str, str] | None = None) -> None:
+        """Point ``environ`` (default: this process's os.environ) at the sandbox."""
+        import os
+
+        apply_environ(os.environ if environ is None else environ, self.environ())
+
+    def env_file(self, path: Path | None = None) -> Path:
+        """Write ``export`` lines for the sandbox (default ``.sandbox/env``); return the path."""
+        target = path or SANDBOX_DIR / "env"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        values = self.environ()
+        values["BLUEGREEN_HEALTH_CONTROL_URL"] = self.health.control_url
+        lines = ["# Written by the bluegreen sandbox; valid while it runs. Usage: source .sandbox/env"]
+        lines += ["unset AWS_PROFILE AWS_DEFAULT_PROFILE"]
+        lines += [f"export {name}='{value}'" for name, value in sorted(values.items())]
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return target
+
+    # -- failure controls --------------------------------------------------------------------------
+
+    def instance_ids(self, env: str, color: str) -> list[str]:
+        """Instance ids currently in ``{env}-{color}`` (from the ASG, as the tool would see them)."""
+        wiring = self.resources[env].wiring if env in self.resources else None
+        name = wiring.asg_names[color] if wiring else f"{env}-{color}"
+        groups = self.clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        return [i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g.get("Instances", [])]
+
+    def health_url(self, instance_id: str) -> str:
+        return health_url(self.health_url_template, instance_id)
+
+    def fail_instance(self, instance_id: str, mode: str = "error") -> None:
+        self.health.fail_instance(instance_id, mode)
+
+    def fail_color(self, env: str, color: str, mode: str = "error") -> None:
+        self.health.fail_color(env, color, mode)
+
+    def heal(self, instance_id: str | None = None) -> None:
+        self.health.heal(instance_id)

@@ -1,0 +1,323 @@
+"""The embedded sandbox: the topology it builds in moto, and the loopback health server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bgctl import COLORS, other_color
+from bgctl.envspec import EnvSpec
+from bgctl.sandbox import Sandbox
+from bgctl.sandbox.health import health_url, send_control
+from bgctl.sandbox.server import require_loopback_url, sandbox_environ
+from bgctl.sandbox.topology import (
+    ACTIVE_VERSION,
+    BUILDS_BUCKET,
+    NEWEST_VERSION,
+    NO_VERSION,
+    SAMPLE_BUILDS,
+    initial_capacity,
+    target_group_name,
+)
+from bgctl.wiring import (
+    Wiring,
+    active_color_param,
+    active_tg_param,
+    parse_wiring,
+    version_param,
+    wiring_param,
+)
+
+
+def _param(sandbox: Sandbox, name: str) -> str:
+    return sandbox.clients.ssm.get_parameter(Name=name)["Parameter"]["Value"]
+
+
+def _wiring(sandbox: Sandbox, env: str) -> Wiring:
+    return parse_wiring(env, _param(sandbox, wiring_param(env)))
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+# --------------------------------------------------------------------------------------------------
+# Topology
+# --------------------------------------------------------------------------------------------------
+def test_all_nine_environments_are_built(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    assert len(env_specs) == 9
+    assert set(sandbox.resources) == set(env_specs)
+    names = sandbox.clients.ssm.get_parameters_by_path(Path="/compiler-explorer", Recursive=True)
+    assert names["Parameters"]  # the tree exists; details below
+
+
+def test_wiring_parses_and_references_real_resources(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    elbv2, autoscaling = sandbox.clients.elbv2, sandbox.clients.autoscaling
+    for env, spec in env_specs.items():
+        wiring = _wiring(sandbox, env)
+        assert wiring.environment == env
+        assert wiring.routing == spec.routing
+        tgs = elbv2.describe_target_groups(TargetGroupArns=list(wiring.target_group_arns.values()))
+        assert {tg["TargetGroupName"] for tg in tgs["TargetGroups"]} == {
+            target_group_name(env, c) for c in COLORS
+        }
+        groups = autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=list(wiring.asg_names.values())
+        )
+        assert {g["AutoScalingGroupName"] for g in groups["AutoScalingGroups"]} == {
+            f"{env}-{c}" for c in COLORS
+        }
+        for group in groups["AutoScalingGroups"]:
+            color = group["AutoScalingGroupName"].rsplit("-", 1)[1]
+            assert group["TargetGroupARNs"] == [wiring.target_group_arns[color]]
+            assert group["MinSize"] == 0
+            assert group["MaxSize"] == spec.max_size
+            tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+            assert tags == {"Environment": env, "Color": color, "Name": f"{env}-{color}"}
+        listeners = elbv2.describe_listeners(ListenerArns=list(wiring.listener_arns.values()))
+        assert {listener["Protocol"] for listener in listeners["Listeners"]} == {
+            {"https": "HTTPS", "http": "HTTP"}[k] for k in wiring.listener_arns
+        }
+        if wiring.rule_arns:
+            rules = elbv2.describe_rules(RuleArns=list(wiring.rule_arns.values()))
+            assert len(rules["Rules"]) == len(wiring.rule_arns)
+        assert wiring.capacity.max_size == spec.max_size
+        assert wiring.capacity.min_healthy == spec.min_healthy
+        assert wiring.version_parameters == {c: version_param(env, c) for c in COLORS}
+        assert wiring.builds.bucket == BUILDS_BUCKET
+
+
+def test_target_group_names_fit_the_aws_limit(env_specs: dict[str, EnvSpec]) -> None:
+    for env in env_specs:
+        for color in COLORS:
+            assert len(target_group_name(env, color)) <= 32
+    assert target_group_name("aarch64staging", "green") == "Aarch64staging-Green"
+    with pytest.raises(ValueError, match="32"):
+        target_group_name("x" * 30, "green")
+
+
+def test_prod_listeners_forward_to_the_active_target_group(sandbox: Sandbox) -> None:
+    wiring = _wiring(sandbox, "prod")
+    assert wiring.is_default_action
+    active = _param(sandbox, active_color_param("prod"))
+    active_tg = _param(sandbox, active_tg_param("prod"))
+    assert active_tg == wiring.target_group_arns[active]
+    assert set(wiring.listener_arns) == {"https", "http"}
+    listeners = sandbox.clients.elbv2.describe_listeners(ListenerArns=list(wiring.listener_arns.values()))
+    assert {listener["Port"] for listener in listeners["Listeners"]} == {443, 80}
+    for listener in listeners["Listeners"]:
+        (action,) = listener["DefaultActions"]
+        assert action["Type"] == "forward"
+        assert action["TargetGroupArn"] == active_tg
+
+
+def test_path_rules_match_the_specs(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    path_envs = {env: spec for env, spec in env_specs.items() if spec.routing == "path_rule"}
+    assert len(path_envs) == 8
+    for env, spec in path_envs.items():
+        wiring = _wiring(sandbox, env)
+        assert wiring.path_patterns == spec.path_patterns
+        assert wiring.rule_priority == spec.rule_priority
+        assert set(wiring.rule_arns) == ({"https", "http"} if spec.http_rule else {"https"})
+        active_tg = wiring.target_group_arns[spec.active_color]
+        for kind, rule_arn in wiring.rule_arns.items():
+            (rule,) = sandbox.clients.elbv2.describe_rules(RuleArns=[rule_arn])["Rules"]
+            assert rule["Priority"] == str(spec.rule_priority), (env, kind)
+            (condition,) = rule["Conditions"]
+            assert condition["Field"] == "path-pattern"
+            assert tuple(condition["PathPatternConfig"]["Values"]) == spec.path_patterns
+            (action,) = rule["Actions"]
+            assert action["TargetGroupArn"] == active_tg
+        # The rule hangs off the listener the wiring names.
+        listener_rules = sandbox.clients.elbv2.describe_rules(ListenerArn=wiring.listener_arns["https"])
+        assert wiring.rule_arns["https"] in {r["RuleArn"] for r in listener_rules["Rules"]}
+
+
+def test_color_and_version_parameters(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    for env, spec in env_specs.items():
+        active = spec.active_color
+        assert _param(sandbox, active_color_param(env)) == active
+        assert _param(sandbox, version_param(env, active)) == ACTIVE_VERSION
+        assert _param(sandbox, version_param(env, other_color(active))) == NO_VERSION
+
+
+def test_active_color_runs_registered_healthy_instances(
+    sandbox: Sandbox, env_specs: dict[str, EnvSpec]
+) -> None:
+    for env, spec in env_specs.items():
+        wiring = _wiring(sandbox, env)
+        for color in COLORS:
+            (group,) = sandbox.clients.autoscaling.describe_auto_scaling_groups(
+                AutoScalingGroupNames=[wiring.asg_names[color]]
+            )["AutoScalingGroups"]
+            want = initial_capacity(spec) if color == spec.active_color else 0
+            assert group["DesiredCapacity"] == want, (env, color)
+            ids = sorted(i["InstanceId"] for i in group["Instances"])
+            assert len(ids) == want
+            assert all(i["LifecycleState"] == "InService" for i in group["Instances"])
+            health = sandbox.clients.elbv2.describe_target_health(
+                TargetGroupArn=wiring.target_group_arns[color]
+            )["TargetHealthDescriptions"]
+            assert sorted(h["Target"]["Id"] for h in health) == ids
+            assert {h["TargetHealth"]["State"] for h in health} <= {"healthy"}
+
+
+def test_builds_bucket_holds_builds_and_discovery(sandbox: Sandbox) -> None:
+    s3 = sandbox.clients.s3
+    keys = {
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUILDS_BUCKET)
+        for obj in page.get("Contents", [])
+    }
+    for branch, versions in SAMPLE_BUILDS.items():
+        for version in versions:
+            assert f"dist/gh/{branch}/{version}.tar.xz" in keys
+    assert f"dist/discovery/staging/{NEWEST_VERSION}.json" in keys
+    assert f"dist/discovery/prod/{NEWEST_VERSION}.json" not in keys  # the prod-discovery prompt path
+    assert f"dist/discovery/prod/{ACTIVE_VERSION}.json" in keys
+    body = s3.get_object(Bucket=BUILDS_BUCKET, Key=f"dist/discovery/staging/{NEWEST_VERSION}.json")["Body"]
+    assert json.loads(body.read())["version"] == NEWEST_VERSION
+
+
+def test_synthetic_topology_has_the_same_shape(sandbox: Sandbox) -> None:
+    built = sandbox.build_synthetic(n_envs=3, instances_per_env=2)
+    assert sorted(built) == ["env000", "env001", "env002"]
+    wiring = _wiring(sandbox, "env001")
+    assert wiring.routing == "path_rule"
+    assert wiring.path_patterns == ("/env001*",)
+    (group,) = sandbox.clients.autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[wiring.asg_names["blue"]]
+    )["AutoScalingGroups"]
+    assert len(group["Instances"]) == 2
+    listeners = sandbox.clients.elbv2.describe_listeners(ListenerArns=[wiring.listener_arns["https"]])
+    (default,) = listeners["Listeners"][0]["DefaultActions"]
+    assert default["Type"] == "fixed-response"  # no environment owns the default action
+
+
+# --------------------------------------------------------------------------------------------------
+# Health server
+# --------------------------------------------------------------------------------------------------
+def test_health_check_answers_with_the_pinned_version(sandbox: Sandbox) -> None:
+    (iid,) = sandbox.instance_ids("beta", "blue")
+    status, body = _get(sandbox.health_url(iid))
+    assert status == 200
+    doc = json.loads(body)
+    assert doc == {
+        "status": "ok",
+        "instance_id": iid,
+        "environment": "beta",
+        "color": "blue",
+        "version": ACTIVE_VERSION,
+    }
+    assert _get(sandbox.health_url(iid).replace("/healthcheck", "/version")) == (200, ACTIVE_VERSION)
+
+    # A new version recorded for blue does not change the running instance; a new instance boots it.
+    sandbox.clients.ssm.put_parameter(
+        Name=version_param("beta", "blue"), Value="gh-104", Type="String", Overwrite=True
+    )
+    assert json.loads(_get(sandbox.health_url(iid))[1])["version"] == ACTIVE_VERSION
+    sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-blue", DesiredCapacity=2)
+    (new,) = set(sandbox.instance_ids("beta", "blue")) - {iid}
+    assert json.loads(_get(sandbox.health_url(new))[1])["version"] == "gh-104"
+
+
+def test_unknown_instance_is_404(sandbox: Sandbox) -> None:
+    status, body = _get(sandbox.health_url("i-0000000000000dead"))
+    assert status == 404
+    assert "unknown instance" in body
+
+
+def test_injected_failures(sandbox: Sandbox) -> None:
+    (iid,) = sandbox.instance_ids("beta", "blue")
+    sandbox.fail_instance(iid)
+    status, body = _get(sandbox.health_url(iid))
+    assert status == 500
+    assert json.loads(body)["status"] == "error"
+
+    sandbox.heal(iid)
+    assert _get(sandbox.health_url(iid))[0] == 200
+
+    sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=2)
+    sandbox.fail_color("beta", "green")
+    green = sandbox.instance_ids("beta", "green")
+    assert [_get(sandbox.health_url(i))[0] for i in green] == [500, 500]
+    assert _get(sandbox.health_url(iid))[0] == 200  # blue unaffected
+
+    sandbox.fail_instance(iid, "drop")
+    with pytest.raises((ConnectionError, http.client.RemoteDisconnected, urllib.error.URLError)):
+        urllib.request.urlopen(sandbox.health_url(iid), timeout=2)
+
+    sandbox.fail_instance(iid, "hang")
+    with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+        urllib.request.urlopen(sandbox.health_url(iid), timeout=0.3)
+
+    sandbox.heal()
+    assert [_get(sandbox.health_url(i))[0] for i in [iid, *green]] == [200, 200, 200]
+    with pytest.raises(ValueError, match="failure mode"):
+        sandbox.fail_instance(iid, "explode")
+
+
+def test_control_endpoint_for_other_processes(sandbox: Sandbox) -> None:
+    (iid,) = sandbox.instance_ids("staging", "blue")
+    control = sandbox.health.control_url
+    assert send_control(control, {"action": "fail", "instance_id": iid}) == {"ok": True, "action": "fail"}
+    assert _get(sandbox.health_url(iid))[0] == 500
+    send_control(control, {"action": "heal"})
+    assert _get(sandbox.health_url(iid))[0] == 200
+    send_control(control, {"action": "set_version", "instance_id": iid, "version": "gh-1"})
+    assert _get(sandbox.health_url(iid).replace("healthcheck", "version")) == (200, "gh-1")
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        send_control(control, {"action": "explode"})
+    assert bad.value.code == 400
+
+
+# --------------------------------------------------------------------------------------------------
+# Loopback only, environment for other shells
+# --------------------------------------------------------------------------------------------------
+def test_health_urls_are_loopback_only(sandbox: Sandbox) -> None:
+    template = sandbox.health_url_template
+    assert template.startswith("http://127.0.0.1:")
+    assert "{instance_id}" in template
+    assert "{address}" not in template  # the instance's private address is never part of the URL
+    for bad in ("http://10.0.1.5:80/healthcheck", "http://{instance_id}/healthcheck", "http://example.com/x"):
+        with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
+            health_url(bad, "i-1234")
+    with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
+        sandbox_environ("http://172.31.0.10:5000")
+    assert require_loopback_url("http://localhost:1/x") == "http://localhost:1/x"
+
+
+def test_network_guard_refuses_private_addresses() -> None:
+    with pytest.raises(ConnectionRefusedError, match="network guard"):
+        socket.create_connection(("10.0.0.1", 80), timeout=0.1)
+
+
+def test_environment_points_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
+    import os
+
+    import boto3
+
+    assert os.environ["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+    assert os.environ["BLUEGREEN_HEALTH_URL"] == sandbox.health_url_template
+    assert "AWS_PROFILE" not in os.environ
+    # A plain client, as the CLI would create it, lands in the sandbox.
+    groups = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert {g["AutoScalingGroupName"] for g in groups} >= {"beta-blue", "prod-green"}
+
+    path = sandbox.env_file(tmp_path / "env")
+    text = path.read_text()
+    assert f"export AWS_ENDPOINT_URL='{sandbox.endpoint_url}'" in text
+    assert f"export BLUEGREEN_HEALTH_URL='{sandbox.health_url_template}'" in text
+    assert "export AWS_ACCESS_KEY_ID='testing'" in text
+    assert "export AWS_DEFAULT_REGION='us-east-1'" in text
+    assert "unset AWS_PROFILE" in text
