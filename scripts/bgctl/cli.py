@@ -1,34 +1,408 @@
-"""The command line: parsing, prompts and printing. The library below returns values and raises."""
+"""The command line: parsing, prompts and printing. The library below returns values and raises.
+
+Exit codes: 0 done; 1 failed or refused; 2 usage error; 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 import click
 
-from bgctl.errors import EXIT_OK, EXIT_USAGE, BlueGreenError
+from bgctl import COLORS, REPO_ROOT
+from bgctl.envspec import ENVS_DIR, environment_names
+from bgctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BlueGreenError, UsageError
+
+ENVS_DIR_ENV = "BLUEGREEN_ENVS_DIR"
 
 
+@dataclass
+class Settings:
+    env: str | None
+    envs_dir: Path
+
+
+def _envs_dir() -> Path:
+    return Path(os.environ.get(ENVS_DIR_ENV) or ENVS_DIR)
+
+
+def _require_env(settings: Settings) -> str:
+    if settings.env is None:
+        raise UsageError(f"--env is required (one of: {', '.join(environment_names())})")
+    return settings.env
+
+
+def _clients() -> Any:
+    from bgctl.aws import make_clients
+
+    return make_clients()
+
+
+def _reader(clients: Any, settings: Settings) -> Any:
+    from bgctl.health import HttpChecker
+    from bgctl.state import StateReader
+
+    return StateReader(clients, HttpChecker.from_env(), envs_dir=settings.envs_dir)
+
+
+# -- terminal I/O for the library -----------------------------------------------------------------
+class ClickReporter:
+    def __init__(self) -> None:
+        self.steps = 0
+        self.last_progress = ""
+
+    def step(self, name: str, message: str) -> None:
+        self.steps += 1
+        click.echo(f"▶ [{name}] {message}")
+
+    def info(self, message: str) -> None:
+        click.echo(f"  {message}")
+
+    def warn(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def progress(self, message: str) -> None:
+        if message != self.last_progress:
+            click.echo(f"  … {message}")
+            self.last_progress = message
+
+
+class ClickPrompter:
+    def confirm(self, message: str) -> bool:
+        try:
+            return bool(click.confirm(message, default=False))
+        except click.Abort:
+            return False
+
+    def choose(self, message: str, options: int) -> int:
+        click.echo(message)
+        try:
+            return int(click.prompt(f"Choose option (1-{options})", type=click.IntRange(1, options)))
+        except click.Abort:
+            return options
+
+    def typed(self, message: str, expected: str) -> bool:
+        try:
+            answer = click.prompt(message, default="", show_default=False)
+        except click.Abort:
+            return False
+        return str(answer).strip() == expected
+
+
+def _terraform_binary() -> str:
+    explicit = os.environ.get("BLUEGREEN_TERRAFORM")
+    if explicit:
+        return explicit
+    out = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip() or "terraform"
+
+
+def _default_via() -> str:
+    from bgctl.health import local_endpoint
+
+    return "api" if local_endpoint() else "terraform"
+
+
+def _context(
+    settings: Settings,
+    *,
+    via: str | None = None,
+    skip_confirmation: bool = False,
+    health_timeout: float | None = None,
+) -> Any:
+    from bgctl.orchestrate import Context, NoPrompter
+    from bgctl.switching import ApiDriver, TerraformDriver
+
+    env = _require_env(settings)
+    clients = _clients()
+    chosen = via or _default_via()
+    driver: Any
+    if chosen == "api":
+        driver = ApiDriver(clients, settings.envs_dir)
+    else:
+        driver = TerraformDriver(
+            settings.envs_dir, _terraform_binary(), os.environ.get("BLUEGREEN_TF_PLUGIN_DIR")
+        )
+    ctx = Context(
+        env=env,
+        clients=clients,
+        reader=_reader(clients, settings),
+        driver=driver,
+        reporter=ClickReporter(),
+        prompter=NoPrompter() if skip_confirmation else ClickPrompter(),
+        envs_dir=settings.envs_dir,
+    )
+    if health_timeout is not None:
+        ctx.health_timeout = health_timeout
+    poll = os.environ.get("BLUEGREEN_POLL_INTERVAL")
+    if poll:
+        ctx.poll_interval = float(poll)
+    verify = os.environ.get("BLUEGREEN_VERIFY_TIMEOUT")
+    if verify:
+        ctx.verify_timeout = float(verify)
+    return ctx
+
+
+def _print_outcome(outcome: Any) -> None:
+    from bgctl.render import outcome_text
+
+    if outcome.dry_run:
+        from bgctl.plansummary import render_summary, summary_from_dry_run
+
+        summary = summary_from_dry_run(
+            outcome.env,
+            outcome.changes,
+            from_color=outcome.from_color or "?",
+            to_color=outcome.to_color or "?",
+            health=outcome.health,
+        )
+        click.echo(f"DRY RUN: nothing was changed. {outcome.operation} would do:")
+        click.echo(render_summary(summary).rstrip())
+        for note in outcome.notes:
+            click.echo(f"  {note}")
+        return
+    click.echo(outcome_text(outcome))
+
+
+VIA = click.option(
+    "--via",
+    type=click.Choice(["terraform", "api"]),
+    default=None,
+    help="Switch driver (default: terraform; api against a local sandbox endpoint).",
+)
+DRY_RUN = click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+
+
+# -- commands ---------------------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option(
+    "--env",
+    "env",
+    type=click.Choice(environment_names()),
+    default=None,
+    help="Environment to act on (required for every command but status --all and sandbox).",
+)
+@click.pass_context
+def cli(ctx: click.Context, env: str | None) -> None:
     """Blue-green deployments for the compiler site's environments."""
+    ctx.obj = Settings(env=env, envs_dir=_envs_dir())
+
+
+@cli.command()
+@click.option("--detailed", is_flag=True, help="One line per instance.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
+@click.option("--all", "all_envs", is_flag=True, help="Every environment in one compact table.")
+@click.pass_obj
+def status(settings: Settings, detailed: bool, as_json: bool, all_envs: bool) -> None:
+    """Active color (SSM and load balancer), capacity, health and version of each color."""
+    from bgctl import render
+
+    envs = environment_names() if all_envs else [_require_env(settings)]
+    clients = _clients()
+    states = _reader(clients, settings).read(envs)
+    if as_json:
+        doc: Any = (
+            {e: render.status_json(s) for e, s in states.items()}
+            if all_envs
+            else render.status_json(states[envs[0]])
+        )
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return
+    if all_envs and not detailed:
+        click.echo(render.all_table(list(states.values())))
+        return
+    click.echo("\n\n".join(render.status_text(s, detailed=detailed) for s in states.values()))
+
+
+@cli.command()
+@click.pass_obj
+def validate(settings: Settings) -> None:
+    """Check wiring, resources and that the color file, SSM and the load balancer agree."""
+    from bgctl.validate import validate_env
+
+    env = _require_env(settings)
+    clients = _clients()
+    problems = validate_env(clients, _reader(clients, settings), env)
+    if not problems:
+        click.echo(f"✅ {env}: wiring, target groups, ASGs, routing and color records all agree")
+        return
+    click.echo(f"❌ {env}: {len(problems)} problem(s)")
+    for p in problems:
+        click.echo(f"  - {p.message}")
+        click.echo(f"    fix: {p.fix}")
+    raise click.exceptions.Exit(EXIT_FAILED)
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("version")
+@click.option("--capacity", type=click.IntRange(min=1), default=None, help="Instances for the new color.")
+@click.option("--skip-confirmation", is_flag=True, help="Never prompt; refuse whatever would need a yes.")
+@click.option("--branch", default=None, help="With 'deploy list': only this branch.")
+@click.option("--health-timeout", type=click.FloatRange(min=1), default=None, help="Seconds (default 600).")
+@VIA
+@DRY_RUN
+@click.pass_obj
+def deploy(
+    settings: Settings,
+    version: str,
+    capacity: int | None,
+    skip_confirmation: bool,
+    branch: str | None,
+    health_timeout: float | None,
+    via: str | None,
+    dry_run: bool,
+) -> None:
+    """Deploy VERSION to the inactive color, prove it healthy, switch. 'deploy list' lists builds."""
+    env = _require_env(settings)
+    if version == "list":
+        from bgctl.builds import list_builds
+        from bgctl.render import builds_table
+
+        clients = _clients()
+        st = _reader(clients, settings).read_one(env, probe_http=False)
+        click.echo(builds_table(st, list_builds(clients, st, branch=branch)))
+        return
+    from bgctl.orchestrate import deploy as run_deploy
+    from bgctl.orchestrate import validate_version
+
+    validate_version(version)
+    ctx = _context(settings, via=via, skip_confirmation=skip_confirmation, health_timeout=health_timeout)
+    _print_outcome(
+        run_deploy(ctx, version, capacity=capacity, skip_confirmation=skip_confirmation, dry_run=dry_run)
+    )
+
+
+@cli.command()
+@click.argument("color", type=click.Choice(COLORS))
+@click.option(
+    "--force", is_flag=True, help="Switch even without enough healthy instances (typed confirmation)."
+)
+@VIA
+@DRY_RUN
+@click.pass_obj
+def switch(settings: Settings, color: str, force: bool, via: str | None, dry_run: bool) -> None:
+    """Move all traffic to COLOR, between health gates."""
+    from bgctl.orchestrate import switch as run_switch
+
+    _print_outcome(run_switch(_context(settings, via=via), color, force=force, dry_run=dry_run))
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Roll back even without enough healthy instances.")
+@VIA
+@DRY_RUN
+@click.pass_obj
+def rollback(settings: Settings, force: bool, via: str | None, dry_run: bool) -> None:
+    """Switch back to the previous color (still warm from the last deploy)."""
+    from bgctl.orchestrate import rollback as run_rollback
+
+    _print_outcome(run_rollback(_context(settings, via=via), force=force, dry_run=dry_run))
+
+
+@cli.command()
+@click.option("--color", type=click.Choice(COLORS), default=None, help="Default: the inactive color.")
+@click.pass_obj
+def cleanup(settings: Settings, color: str | None) -> None:
+    """Scale the inactive color to zero (refuses the active color)."""
+    from bgctl.orchestrate import cleanup as run_cleanup
+
+    _print_outcome(run_cleanup(_context(settings), color))
+
+
+@cli.command()
+@click.option("--reason", default="", help="Recorded with the shutdown so status can show it.")
+@click.pass_obj
+def shutdown(settings: Settings, reason: str) -> None:
+    """Stop every instance of the environment (asks you to type its name)."""
+    from bgctl.orchestrate import shutdown as run_shutdown
+
+    _print_outcome(run_shutdown(_context(settings), reason=reason))
+
+
+@cli.command()
+@click.option("--force-unlock", is_flag=True, help="Remove a stale lock (asks you to type the env name).")
+@VIA
+@click.pass_obj
+def recover(settings: Settings, force_unlock: bool, via: str | None) -> None:
+    """Complete or undo an operation whose process died (from its journal)."""
+    from bgctl.orchestrate import force_unlock as run_force_unlock
+    from bgctl.orchestrate import recover as run_recover
+
+    ctx = _context(settings, via=via)
+    _print_outcome(run_force_unlock(ctx) if force_unlock else run_recover(ctx))
+
+
+@cli.command()
+@click.option(
+    "--color",
+    type=click.Choice(COLORS),
+    default=None,
+    help="Plan a switch to COLOR (default: the color file).",
+)
+@click.pass_obj
+def plan(settings: Settings, color: str | None) -> None:
+    """Summary first, then the full plan: terraform plan, or the API dry run where the provider is missing."""
+    from bgctl.planning import plan_env
+    from bgctl.plansummary import render_summary
+
+    env = _require_env(settings)
+    clients = _clients()
+    st = _reader(clients, settings).read_one(env)
+    result = plan_env(
+        st,
+        settings.envs_dir,
+        color=color,
+        binary=_terraform_binary(),
+        plugin_dir=os.environ.get("BLUEGREEN_TF_PLUGIN_DIR"),
+    )
+    if result.notice:
+        click.echo(result.notice)
+    click.echo(render_summary(result.summary).rstrip())
+
+
+# -- entry ------------------------------------------------------------------------------------------
+def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 done, 1 failed/refused, 2 usage, 130 interrupted)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="bluegreen")
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_INTERRUPTED
     except click.UsageError as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         return EXIT_USAGE
     except BlueGreenError as exc:
-        click.echo(f"❌ {exc.message}", err=True)
+        first, *rest = exc.message.splitlines() or [""]
+        click.echo(first if first.startswith(("❌", "⚠️")) else f"❌ {first}", err=True)
+        for line in rest:
+            click.echo(line, err=True)
         if exc.hint:
             click.echo(f"   → {exc.hint}", err=True)
         return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
 
 

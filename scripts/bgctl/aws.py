@@ -1,0 +1,133 @@
+"""AWS access: clients handed in from the entry point, standard retries, pagination, precise errors.
+
+Nothing here runs at import time. ``make_clients`` is called once by the CLI (or a test) and the
+``Clients`` value is passed down. botocore honours ``AWS_ENDPOINT_URL`` and the usual AWS environment
+variables, so the same code runs against AWS or the local sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bgctl.errors import AwsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ssm import SSMClient
+
+T = TypeVar("T")
+
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 10},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+
+
+@dataclass(frozen=True)
+class Clients:
+    autoscaling: AutoScalingClient
+    elbv2: ElasticLoadBalancingv2Client
+    ssm: SSMClient
+    s3: S3Client
+    ec2: EC2Client
+
+
+def make_clients(session: boto3.Session | None = None, *, config: Config = RETRY_CONFIG) -> Clients:
+    """Create the clients the tool uses from one session (default: the environment's credentials)."""
+    session = session or boto3.Session()
+    return Clients(
+        autoscaling=session.client("autoscaling", config=config),
+        elbv2=session.client("elbv2", config=config),
+        ssm=session.client("ssm", config=config),
+        s3=session.client("s3", config=config),
+        ec2=session.client("ec2", config=config),
+    )
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def aws_errors(what: str, *, hint: str | None = None) -> Iterator[None]:
+    """Turn an unexpected botocore failure into AwsError naming the operation and the error code.
+
+    Callers catch the precise codes they handle *inside* this block; anything else surfaces here.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        raise AwsError(f"{what} failed: {code}: {message}", code=code, hint=hint) from exc
+    except BotoCoreError as exc:
+        raise AwsError(f"{what} failed: {exc}", hint=hint) from exc
+
+
+def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> list[Any]:
+    """Every item of a paginated list/describe call."""
+    items: list[Any] = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        items.extend(page.get(result_key, []))
+    return items
+
+
+def chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def get_parameters(ssm: SSMClient, names: list[str]) -> dict[str, str]:
+    """Read many SSM parameters in batches of 10; missing ones are simply absent from the result."""
+    values: dict[str, str] = {}
+    for batch in chunks(sorted(set(names)), 10):
+        with aws_errors("ssm:GetParameters"):
+            resp = ssm.get_parameters(Names=batch)
+        for param in resp.get("Parameters", []):
+            values[param["Name"]] = param["Value"]
+    return values
+
+
+def get_parameter(ssm: SSMClient, name: str) -> str | None:
+    """One SSM parameter's value, or None when it does not exist."""
+    try:
+        resp = ssm.get_parameter(Name=name)
+    except ClientError as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return None
+        raise AwsError(f"ssm:GetParameter {name} failed: {error_code(exc)}", code=error_code(exc)) from exc
+    return resp["Parameter"]["Value"]
+
+
+def put_parameter(ssm: SSMClient, name: str, value: str, *, overwrite: bool = True) -> None:
+    with aws_errors(f"ssm:PutParameter {name}"):
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=overwrite)
+
+
+def delete_parameter(ssm: SSMClient, name: str) -> bool:
+    """Delete a parameter; False when it was already gone."""
+    try:
+        ssm.delete_parameter(Name=name)
+    except ClientError as exc:
+        if error_code(exc) == "ParameterNotFound":
+            return False
+        raise AwsError(f"ssm:DeleteParameter {name} failed: {error_code(exc)}", code=error_code(exc)) from exc
+    return True
+
+
+def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    """Call ``fn(**kwargs)`` with errors mapped by ``aws_errors``."""
+    with aws_errors(what):
+        return fn(**kwargs)

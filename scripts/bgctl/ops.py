@@ -1,0 +1,66 @@
+"""Small AWS mutation steps, each with one job. The orchestrator composes them and journals each."""
+
+from __future__ import annotations
+
+from bgctl.aws import Clients, aws_errors, put_parameter
+from bgctl.journal import AsgSnapshot
+from bgctl.state import ColorState
+from bgctl.wiring import Wiring, active_color_param, active_tg_param
+
+# Suspending these stops target tracking / step policies (alarms), scheduled actions and AZ
+# rebalancing from changing the active group's size while we work. Terraform ignores
+# suspended_processes and min_size, so the protection never shows as plan drift.
+PROTECT_PROCESSES = ("AlarmNotification", "ScheduledActions", "AZRebalance")
+
+
+def snapshot(cs: ColorState) -> AsgSnapshot:
+    return AsgSnapshot(
+        name=cs.asg_name, min_size=cs.min_size, desired=cs.desired, suspended=list(cs.suspended)
+    )
+
+
+def protect_asg(clients: Clients, cs: ColorState) -> None:
+    """No scale-in or scale-out of ``cs`` while we work: suspend scaling processes, pin min to desired."""
+    with aws_errors(f"autoscaling:SuspendProcesses {cs.asg_name}"):
+        clients.autoscaling.suspend_processes(
+            AutoScalingGroupName=cs.asg_name, ScalingProcesses=list(PROTECT_PROCESSES)
+        )
+    with aws_errors(f"autoscaling:UpdateAutoScalingGroup {cs.asg_name}"):
+        clients.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=cs.asg_name, MinSize=min(cs.desired, cs.max_size)
+        )
+
+
+def unprotect_asg(clients: Clients, snap: AsgSnapshot, *, min_size: int | None = None) -> None:
+    """Lift protection: resume what we suspended (not what was suspended before us), set min."""
+    ours = [p for p in PROTECT_PROCESSES if p not in snap.suspended]
+    if ours:
+        with aws_errors(f"autoscaling:ResumeProcesses {snap.name}"):
+            clients.autoscaling.resume_processes(AutoScalingGroupName=snap.name, ScalingProcesses=ours)
+    with aws_errors(f"autoscaling:UpdateAutoScalingGroup {snap.name}"):
+        clients.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=snap.name, MinSize=snap.min_size if min_size is None else min_size
+        )
+
+
+def scale(clients: Clients, asg_name: str, *, desired: int, min_size: int) -> None:
+    with aws_errors(f"autoscaling:UpdateAutoScalingGroup {asg_name}"):
+        clients.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=asg_name, MinSize=min_size, DesiredCapacity=desired
+        )
+
+
+def set_min(clients: Clients, asg_name: str, min_size: int) -> None:
+    with aws_errors(f"autoscaling:UpdateAutoScalingGroup {asg_name}"):
+        clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=asg_name, MinSize=min_size)
+
+
+def record_version(clients: Clients, wiring: Wiring, color: str, version: str | None) -> None:
+    """Record the version ``color`` boots (only that color: the other keeps booting its own)."""
+    put_parameter(clients.ssm, wiring.version_parameters[color], version or "none")
+
+
+def record_active(clients: Clients, wiring: Wiring, color: str) -> None:
+    """Mirror the active color into the two SSM parameters Terraform also writes."""
+    put_parameter(clients.ssm, active_color_param(wiring.environment), color)
+    put_parameter(clients.ssm, active_tg_param(wiring.environment), wiring.target_group_arns[color])

@@ -1,0 +1,240 @@
+"""Text and JSON renderings of environment state (the layout operators know from the design doc)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bgctl import COLORS
+from bgctl.state import ColorState, EnvState
+
+OK, UNKNOWN, EMPTY, INFO, WARN, BAD = "✅", "❓", "⚪", "ℹ️", "⚠️", "❌"
+
+
+def _symbol(healthy: int, total: int) -> str:
+    if total == 0:
+        return UNKNOWN
+    return OK if healthy == total else (WARN if healthy else BAD)
+
+
+def _http_line(cs: ColorState) -> str:
+    results = cs.http_results
+    if not results:
+        return f"0/0 healthy {EMPTY}"
+    reason = cs.http_skip_reason
+    if reason and all(r.skipped for r in results):
+        return f"skipped ({reason}) {INFO}"
+    checked = [r for r in results if not r.skipped]
+    return f"{cs.http_ok}/{len(checked)} healthy {_symbol(cs.http_ok, len(checked))}"
+
+
+def _tg_line(cs: ColorState, active: bool) -> str:
+    if not cs.tg_exists:
+        return f"target group not found {BAD}"
+    unused = cs.tg_unused
+    note = ""
+    if unused and not active:
+        note = f" ({unused} unused: no rule forwards here yet)"
+    return f"{cs.tg_healthy}/{cs.tg_total} healthy {_symbol(cs.tg_healthy, cs.tg_total)}{note}"
+
+
+def status_text(st: EnvState, *, detailed: bool = False) -> str:
+    lines = [f"Blue-Green Status for {st.env}:"]
+    if st.wiring is None:
+        lines.append(f"{BAD} {st.wiring_error}")
+        lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
+        return "\n".join(lines)
+    if st.shutdown:
+        who = st.shutdown.get("by", "?")
+        since = st.shutdown.get("at", "?")
+        lines.append(f"{INFO}  Environment was shut down on purpose by {who} at {since}")
+    lines.append(f"Active Color: {st.active_color or 'unknown'}")
+    lines.append(f"Inactive Color: {st.inactive_color or 'unknown'}")
+    routes = ", ".join(f"{k} -> {v or 'foreign'}" for k, v in st.routing.paths.items()) or "none found"
+    lines.append(f"Traffic: {routes} (SSM: {st.ssm_color or 'missing'}, file: {st.file_color or 'missing'})")
+    for problem in st.drift:
+        lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env} validate")
+    if st.lock:
+        lines.append(
+            f"🔒 Locked by {st.lock.get('holder', '?')} ({st.lock.get('operation', '?')}) "
+            f"since {st.lock.get('since', '?')}"
+        )
+    if st.journal:
+        lines.append(
+            f"{WARN}  Unfinished {st.journal.get('operation', 'deployment')} "
+            f"(step {st.journal.get('step', '?')}, started {st.journal.get('started', '?')})"
+            f"  → run: bluegreen --env {st.env} recover"
+        )
+    lines.append("")
+    lines.append("ASG Status:")
+    for color in COLORS:
+        cs = st.colors[color]
+        active = color == st.active_color
+        lines.append(f"  {color}{' (ACTIVE)' if active else ''}:")
+        if not cs.asg_exists:
+            lines.append(f"    ASG Name: {cs.asg_name} (not found) {BAD}")
+            continue
+        lines.append(f"    ASG Name: {cs.asg_name}")
+        lines.append(f"    Version: {cs.version or 'none'}")
+        lines.append(f"    Desired/Min/Max: {cs.desired}/{cs.min_size}/{cs.max_size}")
+        if cs.suspended:
+            lines.append(f"    Scaling protection: suspended {', '.join(cs.suspended)} {WARN}")
+        lines.append(f"    ASG Health: {cs.asg_healthy}/{len(cs.instances)} healthy")
+        lines.append(f"    Target Group: {_tg_line(cs, active)}")
+        lines.append(f"    HTTP Health: {_http_line(cs)}")
+        if detailed:
+            for inst in cs.instances:
+                http = inst.http
+                latency = f" {http.latency_ms:.0f}ms" if http.latency_ms is not None else ""
+                lines.append(
+                    f"      - {inst.instance_id} {inst.private_ip or '-'} {inst.lifecycle_state} "
+                    f"asg={inst.asg_health} tg={inst.target_health or 'unregistered'} "
+                    f"http={'skipped' if http.skipped else http.detail}{latency}"
+                )
+    return "\n".join(lines)
+
+
+def color_json(cs: ColorState, active: bool) -> dict[str, Any]:
+    return {
+        "active": active,
+        "asg_name": cs.asg_name,
+        "asg_exists": cs.asg_exists,
+        "target_group_arn": cs.target_group_arn,
+        "target_group_exists": cs.tg_exists,
+        "version": cs.version,
+        "desired": cs.desired,
+        "min": cs.min_size,
+        "max": cs.max_size,
+        "suspended_processes": list(cs.suspended),
+        "asg_health": {"healthy": cs.asg_healthy, "total": len(cs.instances)},
+        "target_health": {"healthy": cs.tg_healthy, "total": cs.tg_total, "unused": cs.tg_unused},
+        "http_health": {
+            "healthy": cs.http_ok,
+            "total": len([r for r in cs.http_results if not r.skipped]),
+            "skipped_reason": cs.http_skip_reason,
+        },
+        "instances": [
+            {
+                "id": i.instance_id,
+                "address": i.private_ip,
+                "lifecycle_state": i.lifecycle_state,
+                "asg_health": i.asg_health,
+                "target_health": i.target_health,
+                "http": {
+                    "ok": i.http.ok,
+                    "status": i.http.status,
+                    "latency_ms": i.http.latency_ms,
+                    "detail": i.http.detail,
+                },
+            }
+            for i in cs.instances
+        ],
+    }
+
+
+def status_json(st: EnvState) -> dict[str, Any]:
+    return {
+        "environment": st.env,
+        "wiring_error": st.wiring_error,
+        "active_color": st.active_color,
+        "inactive_color": st.inactive_color,
+        "ssm_active_color": st.ssm_color,
+        "file_active_color": st.file_color,
+        "load_balancer_color": st.routing.color,
+        "routes": st.routing.paths,
+        "drift": st.drift,
+        "lock": st.lock,
+        "journal": st.journal,
+        "shutdown": st.shutdown,
+        "colors": {c: color_json(cs, c == st.active_color) for c, cs in st.colors.items()},
+    }
+
+
+def summary_row(st: EnvState) -> list[str]:
+    """One compact row for ``status --all``."""
+    if st.wiring is None:
+        return [st.env, "?", "-", "-", "-", "-", f"{BAD} {st.wiring_error}"]
+    active = st.active_color
+    cells = [st.env, active or "?"]
+    for color in COLORS:
+        cs = st.colors[color]
+        mark = "*" if color == active else ""
+        cells.append(
+            f"{mark}{cs.version or '-'} {cs.asg_healthy}/{cs.desired} tg {cs.tg_healthy}/{cs.tg_total}"
+            if cs.asg_exists
+            else f"{BAD} missing"
+        )
+    http_parts = []
+    for color in COLORS:
+        cs = st.colors[color]
+        reason = cs.http_skip_reason
+        http_parts.append("skipped" if reason and cs.http_ok == 0 else f"{cs.http_ok}/{len(cs.http_results)}")
+    cells.append(" ".join(http_parts))
+    notes = []
+    if st.drift:
+        notes.append(f"{WARN} drift")
+    if st.lock:
+        notes.append("🔒 locked")
+    if st.journal:
+        notes.append(f"{WARN} unfinished")
+    if st.shutdown:
+        notes.append("shut down")
+    cells.append(", ".join(notes) or OK)
+    return cells
+
+
+ALL_HEADERS = ["env", "active", "blue", "green", "http b/g", "notes"]
+
+
+def all_table(states: list[EnvState]) -> str:
+    """``status --all``: one row per environment, columns aligned."""
+    rows = [ALL_HEADERS, *[summary_row(s) for s in states]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(ALL_HEADERS))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("(* = active color; columns: version healthy/desired, target group healthy/total)")
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def builds_table(st: EnvState, builds: list[Any]) -> str:
+    """``deploy list``: newest first, marking the version each color runs."""
+    if not builds:
+        return f"No builds found for {st.env}."
+    runs: dict[str, list[str]] = {}
+    for color, cs in st.colors.items():
+        if cs.version:
+            label = f"{color}{' (ACTIVE)' if color == st.active_color else ''}"
+            runs.setdefault(cs.version, []).append(label)
+    lines = [f"Available builds for {st.env} (newest first):"]
+    for b in builds:
+        mark = f"  ← {', '.join(runs[b.version])}" if b.version in runs else ""
+        lines.append(
+            f"  {b.version:<10} {b.branch:<24} {_size(b.size):>10}  {b.modified:%Y-%m-%d %H:%M}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def outcome_text(outcome: Any) -> str:
+    """The closing lines of a mutating command (or of its dry run)."""
+    lines: list[str] = []
+    if outcome.dry_run:
+        lines.append(f"DRY RUN: {outcome.env} {outcome.operation} would change (nothing was changed):")
+        lines += [f"  - {c.kind} {c.target}: {c.before} -> {c.after}" for c in outcome.changes] or [
+            "  (nothing)"
+        ]
+    else:
+        head = f"✅ {outcome.env}: {outcome.operation} done"
+        if outcome.to_color and outcome.operation in ("deploy", "switch", "rollback", "recover"):
+            head += f" ({outcome.from_color} -> {outcome.to_color}"
+            head += f", version {outcome.version})" if outcome.version else ")"
+        lines.append(head)
+    lines += [f"  {n}" for n in outcome.notes]
+    return "\n".join(lines)

@@ -1,0 +1,427 @@
+"""Read what an environment is doing, for many environments at once, in batched AWS calls.
+
+The call count grows with environments, not instances: SSM parameters are read ten at a time, one
+``DescribeAutoScalingGroups`` call covers fifty groups, rules and listeners are described in batches,
+and target health (the one per-target-group call) is queried concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bgctl import COLORS
+from bgctl.aws import Clients, aws_errors, chunks, error_code, get_parameters, paginate
+from bgctl.colorfile import read_active_color
+from bgctl.envspec import ENVS_DIR
+from bgctl.errors import AwsError, WiringError
+from bgctl.health import HttpChecker, HttpResult, Target
+from bgctl.wiring import Wiring, active_color_param, active_tg_param, param_name, parse_wiring, wiring_param
+
+TRAFFIC_KEYS = ("https", "http")
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    private_ip: str | None
+    lifecycle_state: str
+    asg_health: str
+    target_health: str | None  # None: not registered in the target group
+    target_reason: str | None
+    http: HttpResult
+
+    @property
+    def in_service_healthy(self) -> bool:
+        return self.lifecycle_state == "InService" and self.asg_health == "Healthy"
+
+
+@dataclass(frozen=True)
+class ColorState:
+    color: str
+    asg_name: str
+    target_group_arn: str
+    asg_exists: bool
+    tg_exists: bool
+    desired: int = 0
+    min_size: int = 0
+    max_size: int = 0
+    suspended: tuple[str, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    version: str | None = None
+    # Target health as the load balancer reports it, per registered target id.
+    targets: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    @property
+    def asg_healthy(self) -> int:
+        return sum(1 for i in self.instances if i.in_service_healthy)
+
+    @property
+    def tg_total(self) -> int:
+        return len(self.targets)
+
+    @property
+    def tg_healthy(self) -> int:
+        return sum(1 for state, _ in self.targets.values() if state == "healthy")
+
+    @property
+    def tg_unused(self) -> int:
+        return sum(1 for state, _ in self.targets.values() if state == "unused")
+
+    @property
+    def http_results(self) -> list[HttpResult]:
+        return [i.http for i in self.instances if i.lifecycle_state == "InService"]
+
+    @property
+    def http_ok(self) -> int:
+        return sum(1 for r in self.http_results if r.ok)
+
+    @property
+    def http_skip_reason(self) -> str | None:
+        skipped = [r.detail for r in self.http_results if r.skipped]
+        return skipped[0] if skipped else None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where the load balancer actually sends the environment's traffic."""
+
+    # "https rule" / "http listener" -> color (None: forwards somewhere that is not ours)
+    paths: dict[str, str | None]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def color(self) -> str | None:
+        colors = set(self.paths.values())
+        if len(colors) == 1 and not self.missing:
+            return next(iter(colors))
+        return None
+
+    @property
+    def consistent(self) -> bool:
+        return self.color is not None
+
+
+@dataclass(frozen=True)
+class EnvState:
+    env: str
+    wiring: Wiring | None
+    wiring_error: str | None
+    ssm_color: str | None
+    ssm_tg_arn: str | None
+    file_color: str | None
+    routing: Routing
+    colors: dict[str, ColorState]
+    lock: dict[str, Any] | None
+    journal: dict[str, Any] | None
+    shutdown: dict[str, Any] | None
+
+    @property
+    def active_color(self) -> str | None:
+        """The color traffic reaches: what the load balancer routes to, else what SSM records."""
+        return self.routing.color or self.ssm_color
+
+    @property
+    def inactive_color(self) -> str | None:
+        active = self.active_color
+        return None if active is None else ("green" if active == "blue" else "blue")
+
+    @property
+    def drift(self) -> list[str]:
+        """Human-readable disagreements between the color file, SSM and the load balancer."""
+        found: list[str] = []
+        lb = self.routing.color
+        if self.routing.missing:
+            found.append(f"load balancer: {', '.join(self.routing.missing)} not found")
+        elif lb is None and self.routing.paths:
+            parts = ", ".join(f"{k} -> {v or 'foreign target group'}" for k, v in self.routing.paths.items())
+            found.append(f"load balancer routes inconsistently ({parts})")
+        if self.ssm_color and lb and self.ssm_color != lb:
+            found.append(f"SSM says {self.ssm_color} but the load balancer routes to {lb}")
+        if self.wiring and self.ssm_color and self.ssm_tg_arn:
+            expected = self.wiring.target_group_arns.get(self.ssm_color)
+            if expected != self.ssm_tg_arn:
+                found.append("SSM active-target-group-arn does not match SSM active-color")
+        if self.file_color and lb and self.file_color != lb:
+            found.append(f"committed color file says {self.file_color} but the load balancer routes to {lb}")
+        if self.ssm_color is None and self.wiring is not None:
+            found.append("SSM active-color parameter is missing")
+        return found
+
+
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {"raw": text}
+    return value if isinstance(value, dict) else {"raw": text}
+
+
+def _forward_target(actions: list[Any]) -> str | None:
+    """The target group a forward action sends everything to (None when weighted across several)."""
+    for action in actions:
+        if action.get("Type") != "forward":
+            continue
+        if action.get("TargetGroupArn"):
+            return str(action["TargetGroupArn"])
+        groups = [
+            g for g in action.get("ForwardConfig", {}).get("TargetGroups", []) if g.get("Weight", 1) != 0
+        ]
+        if len(groups) == 1:
+            return str(groups[0]["TargetGroupArn"])
+    return None
+
+
+class StateReader:
+    """Reads EnvState for a set of environments with batched calls."""
+
+    def __init__(self, clients: Clients, checker: HttpChecker, *, envs_dir: Any = ENVS_DIR) -> None:
+        self.clients = clients
+        self.checker = checker
+        self.envs_dir = envs_dir
+
+    # -- batches -----------------------------------------------------------------------------------
+    def _parameters(self, envs: list[str]) -> dict[str, str]:
+        names: list[str] = []
+        for env in envs:
+            names += [wiring_param(env), active_color_param(env), active_tg_param(env)]
+            names += [param_name(env, leaf) for leaf in ("lock", "journal", "shutdown")]
+            names += [param_name(env, f"{c}/version") for c in COLORS]
+        return get_parameters(self.clients.ssm, names)
+
+    def _groups(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(names, 50):
+            with aws_errors("autoscaling:DescribeAutoScalingGroups"):
+                groups = paginate(
+                    self.clients.autoscaling,
+                    "describe_auto_scaling_groups",
+                    "AutoScalingGroups",
+                    AutoScalingGroupNames=batch,
+                )
+            found.update({g["AutoScalingGroupName"]: g for g in groups})
+        return found
+
+    def _addresses(self, instance_ids: list[str]) -> dict[str, str | None]:
+        addresses: dict[str, str | None] = {}
+        for batch in chunks(instance_ids, 500):
+            try:
+                reservations = paginate(
+                    self.clients.ec2, "describe_instances", "Reservations", InstanceIds=batch
+                )
+            except ClientError as exc:
+                if error_code(exc) == "InvalidInstanceID.NotFound":
+                    continue  # terminated between the two calls: no address to show
+                raise AwsError(
+                    f"ec2:DescribeInstances failed: {error_code(exc)}", code=error_code(exc)
+                ) from exc
+            for reservation in reservations:
+                for inst in reservation.get("Instances", []):
+                    addresses[inst["InstanceId"]] = inst.get("PrivateIpAddress")
+        return addresses
+
+    def _target_health(self, arn: str) -> dict[str, tuple[str, str | None]] | None:
+        """Target id -> (state, reason); None when the target group does not exist."""
+        try:
+            resp = self.clients.elbv2.describe_target_health(TargetGroupArn=arn)
+        except ClientError as exc:
+            if error_code(exc) == "TargetGroupNotFound":
+                return None
+            raise AwsError(
+                f"elbv2:DescribeTargetHealth failed: {error_code(exc)}", code=error_code(exc)
+            ) from exc
+        result: dict[str, tuple[str, str | None]] = {}
+        for desc in resp.get("TargetHealthDescriptions", []):
+            health = desc.get("TargetHealth", {})
+            result[desc["Target"]["Id"]] = (str(health.get("State", "unknown")), health.get("Reason"))
+        return result
+
+    def _describe(self, kind: str, arns: list[str]) -> list[Any]:
+        elb = self.clients.elbv2
+        if kind == "rule":
+            return list(elb.describe_rules(RuleArns=arns)["Rules"])
+        return list(elb.describe_listeners(ListenerArns=arns)["Listeners"])
+
+    def _describe_each(self, kind: str, arns: list[str]) -> tuple[dict[str, Any], set[str]]:
+        """Describe rules or listeners by ARN in one call, falling back to one by one to find the missing."""
+        missing_code = "RuleNotFound" if kind == "rule" else "ListenerNotFound"
+        arn_key = "RuleArn" if kind == "rule" else "ListenerArn"
+        found: dict[str, Any] = {}
+        missing: set[str] = set()
+        for batch in chunks(sorted(set(arns)), 20):
+            try:
+                found.update({item[arn_key]: item for item in self._describe(kind, batch)})
+                continue
+            except ClientError as exc:
+                if error_code(exc) not in (missing_code, "ValidationError"):
+                    raise AwsError(f"elbv2 describe {kind}s failed: {error_code(exc)}") from exc
+            for arn in batch:
+                try:
+                    found.update({item[arn_key]: item for item in self._describe(kind, [arn])})
+                except ClientError as exc:
+                    if error_code(exc) not in (missing_code, "ValidationError"):
+                        raise AwsError(f"elbv2 describe {kind}s failed: {error_code(exc)}") from exc
+                    missing.add(arn)
+        return found, missing
+
+    # -- assembly ----------------------------------------------------------------------------------
+    def read(self, envs: Iterable[str], *, probe_http: bool = True) -> dict[str, EnvState]:
+        envs = list(envs)
+        params = self._parameters(envs)
+        wirings: dict[str, Wiring] = {}
+        errors: dict[str, str] = {}
+        for env in envs:
+            text = params.get(wiring_param(env))
+            if text is None:
+                errors[env] = f"wiring parameter {wiring_param(env)} not found"
+                continue
+            try:
+                wirings[env] = parse_wiring(env, text)
+            except WiringError as exc:
+                errors[env] = exc.message
+
+        groups = self._groups([n for w in wirings.values() for n in w.asg_names.values()])
+        tg_arns = sorted({a for w in wirings.values() for a in w.target_group_arns.values()})
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            health_list = list(pool.map(self._target_health, tg_arns))
+        tg_health = dict(zip(tg_arns, health_list, strict=True))
+        rules, missing_rules = self._describe_each(
+            "rule", [a for w in wirings.values() for a in w.rule_arns.values()]
+        )
+        listeners, missing_listeners = self._describe_each(
+            "listener",
+            [a for w in wirings.values() if w.is_default_action for a in w.listener_arns.values()],
+        )
+        instance_ids = [i["InstanceId"] for g in groups.values() for i in g.get("Instances", [])]
+        addresses = self._addresses(instance_ids) if instance_ids else {}
+
+        targets: list[Target] = []
+        for env, wired in wirings.items():
+            for color in COLORS:
+                group = groups.get(wired.asg_names[color], {})
+                targets += [
+                    Target(i["InstanceId"], addresses.get(i["InstanceId"]), env, color)
+                    for i in group.get("Instances", [])
+                    if i.get("LifecycleState") == "InService"
+                ]
+        http = self.checker.probe_all(targets) if probe_http else {}
+
+        states: dict[str, EnvState] = {}
+        for env in envs:
+            w: Wiring | None = wirings.get(env)
+            colors: dict[str, ColorState] = {}
+            routing = Routing(paths={})
+            if w is not None:
+                for color in COLORS:
+                    colors[color] = self._color_state(w, color, groups, tg_health, addresses, http, params)
+                routing = self._routing(w, rules, missing_rules, listeners, missing_listeners)
+            states[env] = EnvState(
+                env=env,
+                wiring=w,
+                wiring_error=errors.get(env),
+                ssm_color=params.get(active_color_param(env)),
+                ssm_tg_arn=params.get(active_tg_param(env)),
+                file_color=self._file_color(env),
+                routing=routing,
+                colors=colors,
+                lock=_json_or_none(params.get(param_name(env, "lock"))),
+                journal=_json_or_none(params.get(param_name(env, "journal"))),
+                shutdown=_json_or_none(params.get(param_name(env, "shutdown"))),
+            )
+        return states
+
+    def read_one(self, env: str, *, probe_http: bool = True) -> EnvState:
+        return self.read([env], probe_http=probe_http)[env]
+
+    def _file_color(self, env: str) -> str | None:
+        root = self.envs_dir / env
+        try:
+            return read_active_color(root)
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _color_state(
+        w: Wiring,
+        color: str,
+        groups: dict[str, dict[str, Any]],
+        tg_health: dict[str, dict[str, tuple[str, str | None]] | None],
+        addresses: dict[str, str | None],
+        http: dict[str, HttpResult],
+        params: dict[str, str],
+    ) -> ColorState:
+        name = w.asg_names[color]
+        arn = w.target_group_arns[color]
+        group = groups.get(name)
+        health = tg_health.get(arn)
+        version = params.get(w.version_parameters[color]) or None
+        if group is None:
+            return ColorState(
+                color, name, arn, asg_exists=False, tg_exists=health is not None, version=version
+            )
+        targets = health or {}
+        instances = tuple(
+            Instance(
+                instance_id=i["InstanceId"],
+                private_ip=addresses.get(i["InstanceId"]),
+                lifecycle_state=str(i.get("LifecycleState", "")),
+                asg_health=str(i.get("HealthStatus", "")),
+                target_health=targets.get(i["InstanceId"], (None, None))[0],
+                target_reason=targets.get(i["InstanceId"], (None, None))[1],
+                http=http.get(i["InstanceId"], HttpResult(ok=None, detail="not InService")),
+            )
+            for i in sorted(group.get("Instances", []), key=lambda i: str(i["InstanceId"]))
+        )
+        return ColorState(
+            color=color,
+            asg_name=name,
+            target_group_arn=arn,
+            asg_exists=True,
+            tg_exists=health is not None,
+            desired=int(group.get("DesiredCapacity", 0)),
+            min_size=int(group.get("MinSize", 0)),
+            max_size=int(group.get("MaxSize", 0)),
+            suspended=tuple(sorted(p["ProcessName"] for p in group.get("SuspendedProcesses", []))),
+            instances=instances,
+            version=version if version not in ("", "none") else None,
+            targets=targets,
+        )
+
+    @staticmethod
+    def _routing(
+        w: Wiring,
+        rules: dict[str, Any],
+        missing_rules: set[str],
+        listeners: dict[str, Any],
+        missing_listeners: set[str],
+    ) -> Routing:
+        paths: dict[str, str | None] = {}
+        missing: list[str] = []
+        if w.is_default_action:
+            for key in TRAFFIC_KEYS:
+                arn = w.listener_arns.get(key)
+                if arn is None:
+                    continue
+                if arn in missing_listeners or arn not in listeners:
+                    missing.append(f"{key} listener")
+                    continue
+                tg = _forward_target(listeners[arn].get("DefaultActions", []))
+                paths[f"{key} listener"] = w.color_of_target_group(tg) if tg else None
+        else:
+            for key in TRAFFIC_KEYS:
+                arn = w.rule_arns.get(key)
+                if arn is None:
+                    continue
+                if arn in missing_rules or arn not in rules:
+                    missing.append(f"{key} rule")
+                    continue
+                tg = _forward_target(rules[arn].get("Actions", []))
+                paths[f"{key} rule"] = w.color_of_target_group(tg) if tg else None
+        return Routing(paths=paths, missing=tuple(missing))

@@ -1,0 +1,133 @@
+"""``validate``: every problem with an environment's setup, each with the command that fixes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from bgctl import COLORS
+from bgctl.aws import Clients, error_code
+from bgctl.errors import AwsError
+from bgctl.ops import PROTECT_PROCESSES
+from bgctl.state import EnvState, StateReader
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    fix: str
+
+
+def _tg_exists(clients: Clients, arn: str) -> bool:
+    try:
+        clients.elbv2.describe_target_groups(TargetGroupArns=[arn])
+    except ClientError as exc:
+        if error_code(exc) in ("TargetGroupNotFound", "ValidationError"):
+            return False
+        raise AwsError(f"elbv2:DescribeTargetGroups failed: {error_code(exc)}", code=error_code(exc)) from exc
+    return True
+
+
+def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR0912 (one check per line)
+    env = st.env
+    cli = f"bluegreen --env {env}"
+    apply = f"terraform -chdir=terraform/envs/{env} apply"
+    if st.wiring is None:
+        return [
+            Problem(
+                st.wiring_error or "wiring missing", f"{apply} (publishes /compiler-explorer/{env}/wiring)"
+            )
+        ]
+    w = st.wiring
+    found: list[Problem] = []
+    for color in COLORS:
+        cs = st.colors[color]
+        if not _tg_exists(clients, cs.target_group_arn):
+            found.append(Problem(f"{color} target group {cs.target_group_arn} does not exist", apply))
+        if not cs.asg_exists:
+            found.append(Problem(f"{color} ASG {cs.asg_name} does not exist", apply))
+        ours = sorted(set(cs.suspended) & set(PROTECT_PROCESSES))
+        if ours and not st.journal:
+            found.append(
+                Problem(
+                    f"{color} ASG {cs.asg_name} still has scaling protection ({', '.join(ours)} suspended)",
+                    f"aws autoscaling resume-processes --auto-scaling-group-name {cs.asg_name} "
+                    f"--scaling-processes {' '.join(ours)}",
+                )
+            )
+    for where in st.routing.missing:
+        found.append(Problem(f"{where} of {env} not found on the load balancer", apply))
+    lb = st.routing.color
+    if not st.routing.missing and lb is None and st.routing.paths:
+        found.append(
+            Problem(f"load balancer routes inconsistently: {st.routing.paths}", f"{cli} switch COLOR")
+        )
+    if st.ssm_color is None:
+        found.append(Problem("SSM active-color parameter is missing", apply))
+    elif lb and st.ssm_color != lb:
+        found.append(
+            Problem(
+                f"SSM active-color says {st.ssm_color} but the load balancer routes to {lb}",
+                f"{cli} switch {lb}  (records what actually serves), "
+                f"or {cli} switch {st.ssm_color} to move traffic",
+            )
+        )
+    if st.ssm_color and st.ssm_tg_arn != w.target_group_arns.get(st.ssm_color):
+        found.append(
+            Problem(
+                "SSM active-target-group-arn does not match active-color",
+                f"{cli} switch {lb or st.ssm_color}",
+            )
+        )
+    if st.file_color is None:
+        found.append(
+            Problem(
+                f"terraform/envs/{env}/active_color.auto.tfvars.json missing or invalid",
+                f'write {{"active_color": "{lb or "blue"}"}} to it and commit',
+            )
+        )
+    elif lb and st.file_color != lb:
+        found.append(
+            Problem(
+                f"committed color file says {st.file_color} but the load balancer routes to {lb} "
+                "(a terraform apply would move traffic)",
+                f'set active_color to "{lb}" in terraform/envs/{env}/active_color.auto.tfvars.json '
+                "and commit, "
+                f"or {cli} switch {st.file_color}",
+            )
+        )
+    if st.journal:
+        found.append(
+            Problem(
+                f"unfinished {st.journal.get('operation', 'operation')} "
+                f"from {st.journal.get('started', '?')} "
+                f"by {st.journal.get('holder', '?')} (step {st.journal.get('step', '?')})",
+                f"{cli} recover",
+            )
+        )
+    elif st.lock:
+        found.append(
+            Problem(
+                f"lock held by {st.lock.get('holder', '?')} ({st.lock.get('operation', '?')}) since "
+                f"{st.lock.get('since', '?')} with no operation in progress",
+                f"{cli} recover --force-unlock (if that process is gone)",
+            )
+        )
+    active = lb or st.ssm_color
+    if active and not st.shutdown:
+        cs = st.colors[active]
+        if cs.asg_exists and cs.asg_healthy == 0:
+            found.append(
+                Problem(
+                    f"active color {active} has no healthy instances: {env} is down",
+                    f"{cli} deploy VERSION (or {cli} rollback)",
+                )
+            )
+        if active and cs.version is None:
+            found.append(Problem(f"no version recorded for active color {active}", f"{cli} deploy VERSION"))
+    return found
+
+
+def validate_env(clients: Clients, reader: StateReader, env: str) -> list[Problem]:
+    return problems_of(reader.read_one(env), clients)
