@@ -8,6 +8,8 @@ take the module's declared defaults (read from the module's ``variables.tf``).
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,14 +76,20 @@ class EnvSpec:
 # --------------------------------------------------------------------------------------------------
 # HCL access (python-hcl2), shared with the contract tests
 # --------------------------------------------------------------------------------------------------
-def load_hcl_file(path: Path) -> dict[str, Any]:
-    """Parse one .tf file: strings without their quotes, expressions as ``"${...}"``, no comments."""
+@functools.lru_cache(maxsize=256)
+def _parse_hcl(text: str) -> str:
+    """Parse HCL text to JSON (cached by content: the contract tests parse copies of the same files)."""
     import hcl2
 
     options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+    return json.dumps(hcl2.loads(text, serialization_options=options))
+
+
+def load_hcl_file(path: Path) -> dict[str, Any]:
+    """Parse one .tf file: strings without their quotes, expressions as ``"${...}"``, no comments."""
+    text = path.read_text(encoding="utf-8")
     try:
-        with path.open(encoding="utf-8") as handle:
-            doc: dict[str, Any] = hcl2.load(handle, serialization_options=options)
+        doc: dict[str, Any] = json.loads(_parse_hcl(text))
     except Exception as exc:  # the HCL parser raises lark's many error types; re-raised with the path
         raise EnvSpecError(f"{path}: cannot parse HCL ({exc})") from exc
     return doc

@@ -1,0 +1,464 @@
+"""The Terraform contract, as reusable checks over a tree on disk.
+
+Every check takes paths and returns a list of human-readable violations ([] = the contract holds), so
+the same functions run over the real tree (tests/terraform/test_tf_contract.py) and over mutated
+copies (tests/terraform/test_tf_contract_negative.py). The HCL is parsed with python-hcl2 through
+``bgctl.envspec`` (strings unquoted, expressions as ``"${...}"``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bgctl.envspec import is_literal, load_hcl_dir, module_variables
+
+ENVIRONMENTS = (
+    "beta",
+    "prod",
+    "staging",
+    "gpu",
+    "wintest",
+    "winstaging",
+    "winprod",
+    "aarch64staging",
+    "aarch64prod",
+)
+MODULE_NAME = "blue_green"
+MODULE_SOURCE = "../../modules/blue_green"
+COLOR_FILE = "active_color.auto.tfvars.json"
+META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
+ACTIVE_COLOR = "var.active_color"
+
+# Where var.active_color may appear in the module: (resource type, name or None for any, top-level
+# attribute/block or None for anywhere in the resource). Everything else is a switch-invariant breach.
+ALLOWED_ACTIVE_COLOR: tuple[tuple[str, str | None, str | None], ...] = (
+    ("aws_lb_listener_rule", None, "action"),
+    ("aws_lb_listener", None, "default_action"),
+    ("aws_ssm_parameter", "active_color", None),
+    ("aws_ssm_parameter", "active_target_group_arn", None),
+)
+# Values that change whenever active_color changes: referencing them spreads the color too.
+COLOR_CARRIERS = ("aws_ssm_parameter.active_color", "aws_ssm_parameter.active_target_group_arn")
+
+
+def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string inside a parsed HCL value, with the attribute path leading to it."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, str(key)))
+
+
+def _refs(text: str, token: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w])", text) is not None
+
+
+def _strip_expr(text: str) -> str:
+    return text[2:-1] if text.startswith("${") and text.endswith("}") else text
+
+
+# --------------------------------------------------------------------------------------------------
+# Roots and module calls
+# --------------------------------------------------------------------------------------------------
+def env_dirs(envs_dir: Path) -> list[Path]:
+    return sorted(p for p in envs_dir.iterdir() if p.is_dir()) if envs_dir.is_dir() else []
+
+
+def module_calls(root: Path) -> dict[str, dict[str, Any]]:
+    calls: dict[str, dict[str, Any]] = {}
+    for block in load_hcl_dir(root).get("module", []):
+        calls.update(block)
+    return calls
+
+
+def check_env_roots(envs_dir: Path, expected: tuple[str, ...] = ENVIRONMENTS) -> list[str]:
+    """Every expected environment has a root that calls the module with the relative source."""
+    problems: list[str] = []
+    present = {p.name for p in env_dirs(envs_dir)}
+    for env in expected:
+        root = envs_dir / env
+        if env not in present or not (root / "main.tf").is_file():
+            problems.append(f"env {env}: no root module at {root}/main.tf")
+            continue
+        for name in ("backend.tf", "providers.tf", "versions.tf", "variables.tf", COLOR_FILE):
+            if not (root / name).is_file():
+                problems.append(f"env {env}: {name} is missing")
+        calls = module_calls(root)
+        if MODULE_NAME not in calls:
+            problems.append(f"env {env}: does not call module {MODULE_NAME!r}")
+        elif calls[MODULE_NAME].get("source") != MODULE_SOURCE:
+            problems.append(
+                f"env {env}: module {MODULE_NAME!r} source is {calls[MODULE_NAME].get('source')!r}, "
+                f"expected {MODULE_SOURCE!r}"
+            )
+    problems.extend(
+        f"env {extra}: unexpected root (not one of the nine)" for extra in present - set(expected)
+    )
+    return problems
+
+
+def check_module_inputs(envs_dir: Path, module_dir: Path) -> list[str]:
+    """Each call passes every required input (no default) and nothing the module does not declare."""
+    variables = module_variables(module_dir)
+    required = sorted(name for name, body in variables.items() if "default" not in body)
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        call = module_calls(root).get(MODULE_NAME)
+        if call is None:
+            continue
+        passed = set(call) - META_ARGUMENTS
+        problems.extend(
+            f"env {root.name}: module {MODULE_NAME} input {name!r} is required (no default) but not passed"
+            for name in required
+            if name not in passed
+        )
+        problems.extend(
+            f"env {root.name}: module {MODULE_NAME} has no input {name!r} (unknown argument)"
+            for name in sorted(passed - set(variables))
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Types and validation rules
+# --------------------------------------------------------------------------------------------------
+def type_matches(value: Any, type_expr: str) -> bool:
+    """Does a literal match a (simple) Terraform type constraint? null matches every type."""
+    t = _strip_expr(type_expr).replace(" ", "")
+    if value is None or t == "any":
+        return True
+    if t == "string":
+        return isinstance(value, str)
+    if t == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if t == "bool":
+        return isinstance(value, bool)
+    inner = re.fullmatch(r"(list|set|map)\((.*)\)", t)
+    if inner:
+        kind, element = inner.groups()
+        if kind == "map":
+            return isinstance(value, dict) and all(type_matches(v, element) for v in value.values())
+        return isinstance(value, list) and all(type_matches(v, element) for v in value)
+    raise ValueError(f"type_matches does not know the type {type_expr!r}; extend it")
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+# Conditions that are not a plain contains()/regex() are checked by these predicates (keyed by
+# variable). check_validation_coverage makes sure no validated variable is left without one.
+PREDICATES: dict[str, Callable[[Any], bool]] = {
+    "path_patterns": lambda v: (
+        isinstance(v, list)
+        and len(v) <= 5
+        and all(isinstance(p, str) and re.fullmatch(r"/[A-Za-z0-9_./*?-]*", p) for p in v)
+    ),
+    "rule_priority": lambda v: v is None or (_num(v) and 1 <= v <= 50000 and v == int(v)),
+    "root_volume_size": lambda v: _num(v) and 8 <= v <= 1024,
+    "target_port": lambda v: _num(v) and 1 <= v <= 65535,
+    "deregistration_delay": lambda v: _num(v) and 0 <= v <= 3600,
+    "health_check_grace_period": lambda v: _num(v) and 0 < v <= 7200,
+    "asg_min_size": lambda v: _num(v) and v >= 0,
+    "asg_max_size": lambda v: _num(v) and 1 <= v <= 500,
+    "min_healthy_instances": lambda v: _num(v) and v >= 1,
+    "on_demand_base_capacity": lambda v: _num(v) and v >= 0,
+    "on_demand_percentage_above_base_capacity": lambda v: _num(v) and 0 <= v <= 100,
+    "cpu_target": lambda v: _num(v) and 0 < v <= 100,
+    "sqs_messages_per_instance": lambda v: _num(v) and 0 < v <= 10000,
+}
+_CONTAINS = re.compile(r"^contains\(\[(?P<items>[^\]]*)\],\s*var\.(?P<var>\w+)\)$")
+_REGEX = re.compile(r'^can\(regex\("(?P<pattern>(?:[^"\\]|\\.)*)",\s*var\.(?P<var>\w+)\)\)$')
+
+
+def condition_predicate(variable: str, condition: str) -> Callable[[Any], bool] | None:
+    """A Python predicate for one validation condition: derived from the HCL for contains() and
+    regex() conditions, else taken from PREDICATES. None when neither applies."""
+    expr = _strip_expr(condition).strip()
+    m = _CONTAINS.match(expr)
+    if m and m["var"] == variable:
+        allowed = json.loads(f"[{m['items']}]")
+        return lambda v: v in allowed
+    m = _REGEX.match(expr)
+    if m and m["var"] == variable:
+        pattern = json.loads(f'"{m["pattern"]}"')  # undo HCL string escaping (\\. -> \.)
+        return lambda v: isinstance(v, str) and re.search(pattern, v) is not None
+    return PREDICATES.get(variable)
+
+
+def validate_value(variables: dict[str, dict[str, Any]], name: str, value: Any) -> list[str]:
+    """The error_message of every validation rule of ``name`` that ``value`` fails."""
+    messages: list[str] = []
+    for rule in variables.get(name, {}).get("validation", []):
+        predicate = condition_predicate(name, str(rule["condition"]))
+        if predicate is None:
+            messages.append(f"(no checker for the validation of {name!r}: {rule['condition']})")
+        elif not predicate(value):
+            messages.append(str(rule["error_message"]))
+    return messages
+
+
+def check_validation_coverage(module_dir: Path) -> list[str]:
+    """Every validation condition of the module can be evaluated by validate_value."""
+    return [
+        f"module variable {name!r}: no checker for validation {rule['condition']!r}; add one to PREDICATES"
+        for name, body in module_variables(module_dir).items()
+        for rule in body.get("validation", [])
+        if condition_predicate(name, str(rule["condition"])) is None
+    ]
+
+
+def check_literal_values(envs_dir: Path, module_dir: Path) -> list[str]:
+    """Literal module arguments match the declared type and pass the module's validation rules."""
+    variables = module_variables(module_dir)
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        call = module_calls(root).get(MODULE_NAME)
+        if call is None:
+            continue
+        for name, value in call.items():
+            if name in META_ARGUMENTS or name not in variables or not is_literal(value):
+                continue
+            type_expr = str(variables[name].get("type", "any"))
+            if not type_matches(value, type_expr):
+                problems.append(
+                    f"env {root.name}: input {name} = {value!r} does not match type {_strip_expr(type_expr)}"
+                )
+                continue
+            problems.extend(
+                f"env {root.name}: input {name} = {value!r} fails validation: {message}"
+                for message in validate_value(variables, name, value)
+            )
+    return problems
+
+
+def check_color_files(envs_dir: Path, module_dir: Path) -> list[str]:
+    """Each color file is {"active_color": ...} and passes the root's and the module's validation."""
+    module_vars = module_variables(module_dir)
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        path = root / COLOR_FILE
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"env {root.name}: {COLOR_FILE} unreadable: {exc}")
+            continue
+        if not isinstance(doc, dict) or set(doc) != {"active_color"}:
+            problems.append(f"env {root.name}: {COLOR_FILE} must hold exactly {{'active_color': ...}}")
+            continue
+        value = doc["active_color"]
+        root_vars = module_variables(root)
+        if "active_color" not in root_vars:
+            problems.append(f"env {root.name}: declares no variable 'active_color'")
+        seen: set[str] = set()
+        for variables in (root_vars, module_vars):
+            for message in validate_value(variables, "active_color", value):
+                if message not in seen:
+                    seen.add(message)
+                    problems.append(f"env {root.name}: {COLOR_FILE} active_color = {value!r}: {message}")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# The switch invariant
+# --------------------------------------------------------------------------------------------------
+def _tainted_locals(locals_blocks: list[dict[str, Any]]) -> set[str]:
+    """Locals whose value depends on var.active_color, directly or through other locals."""
+    bodies = {name: value for block in locals_blocks for name, value in block.items()}
+    tainted: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        tokens = (ACTIVE_COLOR, *COLOR_CARRIERS, *(f"local.{t}" for t in tainted))
+        for name, value in bodies.items():
+            if name not in tainted and any(_refs(s, tok) for _, s in _walk(value) for tok in tokens):
+                tainted.add(name)
+                changed = True
+    return tainted
+
+
+def _allowed(rtype: str, rname: str, path: tuple[str, ...]) -> bool:
+    for a_type, a_name, a_attr in ALLOWED_ACTIVE_COLOR:
+        if rtype == a_type and a_name in (None, rname) and (a_attr is None or path[:1] == (a_attr,)):
+            return True
+    return False
+
+
+def check_active_color_references(module_dir: Path) -> list[str]:
+    """var.active_color (or a local or value derived from it) appears only in the traffic action(s)
+    and the two SSM color parameters."""
+    doc = load_hcl_dir(module_dir)
+    tainted = _tainted_locals(doc.get("locals", []))
+    tokens = (ACTIVE_COLOR, *COLOR_CARRIERS, *(f"local.{t}" for t in sorted(tainted)))
+    problems: list[str] = []
+    for kind in ("resource", "data"):
+        for block in doc.get(kind, []):
+            for rtype, named in block.items():
+                for rname, body in named.items():
+                    for path, text in _walk(body):
+                        hits = [t for t in tokens if _refs(text, t)]
+                        own = f"{rtype}.{rname}"
+                        hits = [t for t in hits if t != own]  # a resource naming itself is fine
+                        if hits and not (kind == "resource" and _allowed(rtype, rname, path)):
+                            prefix = "data." if kind == "data" else ""
+                            problems.append(
+                                f"module {module_dir.name}: {prefix}{own} references {', '.join(hits)} at "
+                                f"{'.'.join(path) or '(top)'}; only the traffic action(s) and the SSM "
+                                "active-color/active-target-group-arn parameters may (switch invariant)"
+                            )
+    for block in doc.get("module", []):
+        for name, body in block.items():
+            if any(_refs(s, t) for _, s in _walk(body) for t in tokens):
+                problems.append(f"module {module_dir.name}: module.{name} receives the active color")
+    return problems
+
+
+def check_env_active_color_use(envs_dir: Path) -> list[str]:
+    """In an environment root, var.active_color only feeds the module's active_color input."""
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        doc = load_hcl_dir(root)
+        for kind in ("resource", "data", "module", "locals"):
+            for block in doc.get(kind, []):
+                for path, text in _walk(block):
+                    if _refs(text, ACTIVE_COLOR) and not (
+                        kind == "module" and path == (MODULE_NAME, "active_color")
+                    ):
+                        problems.append(
+                            f"env {root.name}: {kind} {'.'.join(path)} uses var.active_color; only "
+                            f"module.{MODULE_NAME}.active_color may"
+                        )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Routing across environments
+# --------------------------------------------------------------------------------------------------
+def _sample_path(pattern: str) -> str:
+    """A concrete path the pattern matches (its literal prefix with wildcards filled in)."""
+    return pattern.replace("*", "").replace("?", "x")
+
+
+def check_routing_unique(envs_dir: Path) -> list[str]:
+    """Path patterns and rule priorities are unique across environments, and when one pattern's
+    paths also match another's, the more specific rule is evaluated first (lower priority)."""
+    rules: list[tuple[str, int, str]] = []  # (env, priority, pattern)
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        call = module_calls(root).get(MODULE_NAME, {})
+        if call.get("routing", "path_rule") != "path_rule":
+            continue
+        priority, patterns = call.get("rule_priority"), call.get("path_patterns", [])
+        if not isinstance(priority, int) or not isinstance(patterns, list):
+            problems.append(f"env {root.name}: rule_priority and path_patterns must be literals")
+            continue
+        rules.extend((root.name, priority, str(p)) for p in patterns)
+    by_priority: dict[int, set[str]] = {}
+    by_pattern: dict[str, set[str]] = {}
+    for env, priority, pattern in rules:
+        by_priority.setdefault(priority, set()).add(env)
+        by_pattern.setdefault(pattern, set()).add(env)
+    problems.extend(
+        f"rule priority {p} is used by several environments: {', '.join(sorted(envs))}"
+        for p, envs in sorted(by_priority.items())
+        if len(envs) > 1
+    )
+    problems.extend(
+        f"path pattern {p!r} is used by several environments: {', '.join(sorted(envs))}"
+        for p, envs in sorted(by_pattern.items())
+        if len(envs) > 1
+    )
+    for env_a, prio_a, pat_a in rules:
+        for env_b, prio_b, pat_b in rules:
+            if env_a == env_b or pat_a == pat_b:
+                continue
+            # pat_b shadows pat_a's paths if it matches them and is evaluated first.
+            if fnmatch.fnmatchcase(_sample_path(pat_a), pat_b) and prio_b < prio_a:
+                problems.append(
+                    f"env {env_b}: {pat_b!r} (priority {prio_b}) also matches {env_a}'s {pat_a!r} "
+                    f"(priority {prio_a}) and is evaluated first; give {env_a} the lower priority number"
+                )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Version pins, backends, providers
+# --------------------------------------------------------------------------------------------------
+def _bounded(constraint: str) -> bool:
+    return (
+        "~>" in constraint or "<" in constraint or re.fullmatch(r"=?\s*\d+\.\d+\.\d+", constraint) is not None
+    )
+
+
+def _explicit(constraint: object) -> bool:
+    return isinstance(constraint, str) and re.search(r"\d+\.\d+", constraint) is not None
+
+
+def check_version_pins(directory: Path, *, root: bool) -> list[str]:
+    """required_version and every provider's source and version are set; roots (and every provider)
+    also have an upper bound, so a new major version is a reviewed change."""
+    terraform_blocks = load_hcl_dir(directory).get("terraform", [])
+    where = directory.name
+    problems: list[str] = []
+    required_version = next(
+        (b["required_version"] for b in terraform_blocks if "required_version" in b), None
+    )
+    if not _explicit(required_version):
+        problems.append(f"{where}: required_version is missing or not an explicit constraint")
+    elif root and not _bounded(str(required_version)):
+        problems.append(f"{where}: required_version {required_version!r} has no upper bound")
+    providers: dict[str, Any] = {}
+    for block in terraform_blocks:
+        for rp in block.get("required_providers", []):
+            providers.update(rp)
+    if "aws" not in providers:
+        problems.append(f"{where}: required_providers does not declare aws")
+    for name, spec in providers.items():
+        if not isinstance(spec, dict) or not spec.get("source"):
+            problems.append(f"{where}: provider {name} has no source")
+            continue
+        version = spec.get("version")
+        if not _explicit(version) or not _bounded(str(version)):
+            problems.append(
+                f"{where}: provider {name} version {version!r} is not pinned (use ~> or an upper bound)"
+            )
+    return problems
+
+
+def check_backend_and_provider(root: Path, state_key: str) -> list[str]:
+    """S3 backend with this root's own key, encryption and locking; provider with region and account."""
+    doc = load_hcl_dir(root)
+    where = root.name
+    problems: list[str] = []
+    backends = [b for t in doc.get("terraform", []) for b in t.get("backend", [])]
+    s3 = next((b["s3"] for b in backends if "s3" in b), None)
+    if s3 is None:
+        problems.append(f"{where}: no S3 backend")
+    else:
+        if s3.get("key") != state_key:
+            problems.append(f"{where}: backend key {s3.get('key')!r}, expected {state_key!r}")
+        if s3.get("encrypt") is not True:
+            problems.append(f"{where}: backend is not encrypted")
+        if not s3.get("use_lockfile") and not s3.get("dynamodb_table"):
+            problems.append(f"{where}: backend has no state locking (use_lockfile or dynamodb_table)")
+        for key in ("bucket", "region"):
+            if not s3.get(key):
+                problems.append(f"{where}: backend has no {key}")
+    aws = [p["aws"] for p in doc.get("provider", []) if "aws" in p]
+    if not aws:
+        problems.append(f"{where}: no aws provider block")
+    for provider in aws:
+        if not provider.get("region"):
+            problems.append(f"{where}: aws provider has no region")
+        if not provider.get("allowed_account_ids"):
+            problems.append(f"{where}: aws provider has no allowed_account_ids")
+    return problems
