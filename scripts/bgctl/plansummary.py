@@ -96,14 +96,16 @@ class SwitchSummary:
     def headline(self) -> str:
         others = len(self.other_changes)
         tail = f"{others} other change" + ("" if others == 1 else "s")
-        if not self.traffic:
+        moves = bool(self.from_color and self.to_color and self.from_color != self.to_color)
+        if not self.traffic and not moves:
             if not others and not self.output_changes:
                 stay = f" (traffic stays on {self.from_color})" if self.from_color else ""
                 return f"{self.env}: no changes{stay}"
             stay = f", stays on {self.from_color}" if self.from_color else ""
             return f"{self.env}: no traffic change{stay}; {tail}"
         move = f"{self.from_color or '?'} -> {self.to_color or '?'}"
-        return f"{self.env}: traffic {move} ({_where(self.traffic)}), {tail}"
+        where = f" ({_where(self.traffic)})" if self.traffic else ""
+        return f"{self.env}: traffic {move}{where}, {tail}"
 
 
 def _join(words: Sequence[str]) -> str:
