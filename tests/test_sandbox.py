@@ -321,3 +321,70 @@ def test_environment_points_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> 
     assert "export AWS_ACCESS_KEY_ID='testing'" in text
     assert "export AWS_DEFAULT_REGION='us-east-1'" in text
     assert "unset AWS_PROFILE" in text
+
+
+# --------------------------------------------------------------------------------------------------
+# moto fidelity: what the sandbox fixes, and what moto does that the tool must live with
+# --------------------------------------------------------------------------------------------------
+def _target_states(sandbox: Sandbox, tg_arn: str, ids: list[str] | None = None) -> dict[str, str]:
+    kwargs = {"Targets": [{"Id": i} for i in ids]} if ids else {}
+    health = sandbox.clients.elbv2.describe_target_health(TargetGroupArn=tg_arn, **kwargs)
+    return {h["Target"]["Id"]: h["TargetHealth"]["State"] for h in health["TargetHealthDescriptions"]}
+
+
+def test_scale_out_registers_and_scale_in_deregisters_targets(sandbox: Sandbox) -> None:
+    wiring = _wiring(sandbox, "beta")
+    tg = wiring.target_group_arns["green"]
+    autoscaling = sandbox.clients.autoscaling
+    autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=3)
+    ids = sandbox.instance_ids("beta", "green")
+    assert _target_states(sandbox, tg) == dict.fromkeys(ids, "healthy")  # moto registers at once
+
+    autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
+    (kept,) = sandbox.instance_ids("beta", "green")
+    assert _target_states(sandbox, tg) == {kept: "healthy"}  # stale targets gone (moto_fixes)
+    gone = [i for i in ids if i != kept]
+    assert set(_target_states(sandbox, tg, gone).values()) == {"draining"}
+    reservations = sandbox.clients.ec2.describe_instances(InstanceIds=gone)["Reservations"]
+    assert {i["State"]["Name"] for r in reservations for i in r["Instances"]} == {"terminated"}
+
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=kept, ShouldDecrementDesiredCapacity=True)
+    assert _target_states(sandbox, tg) == {}
+
+
+def test_target_health_follows_injected_failures(sandbox: Sandbox) -> None:
+    tg = _wiring(sandbox, "beta").target_group_arns["blue"]
+    (iid,) = sandbox.instance_ids("beta", "blue")
+    sandbox.fail_color("beta", "blue")
+    assert _target_states(sandbox, tg) == {iid: "unhealthy"}
+    sandbox.heal()
+    sandbox.set_target_state(iid, "initial")
+    assert _target_states(sandbox, tg) == {iid: "initial"}
+    sandbox.set_target_state(iid, None)
+    assert _target_states(sandbox, tg) == {iid: "healthy"}
+    with pytest.raises(ValueError, match="target state"):
+        sandbox.set_target_state(iid, "sleepy")
+
+
+def test_moto_limits_the_tool_must_know(sandbox: Sandbox) -> None:
+    autoscaling, ssm = sandbox.clients.autoscaling, sandbox.clients.ssm
+    # suspend_processes is recorded but not enforced: a suspended group still scales.
+    autoscaling.suspend_processes(AutoScalingGroupName="beta-green", ScalingProcesses=["Launch", "Terminate"])
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["beta-green"])[
+        "AutoScalingGroups"
+    ]
+    assert {p["ProcessName"] for p in group["SuspendedProcesses"]} == {"Launch", "Terminate"}
+    autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=2)
+    assert len(sandbox.instance_ids("beta", "green")) == 2
+    # Overwrite=False on an existing parameter fails, as in AWS (usable for a lock).
+    name = "/compiler-explorer/beta/lock"
+    ssm.put_parameter(Name=name, Value="a", Type="String")
+    with pytest.raises(ssm.exceptions.ParameterAlreadyExists):
+        ssm.put_parameter(Name=name, Value="b", Type="String", Overwrite=False)
+    # History and labels work, including name:label and name:version selectors.
+    ssm.put_parameter(Name=name, Value="c", Type="String", Overwrite=True)
+    history = ssm.get_parameter_history(Name=name)["Parameters"]
+    assert [(p["Value"], p["Version"]) for p in history] == [("a", 1), ("c", 2)]
+    ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["first"])
+    assert ssm.get_parameter(Name=f"{name}:first")["Parameter"]["Value"] == "a"
+    assert ssm.get_parameter(Name=f"{name}:2")["Parameter"]["Value"] == "c"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bgctl import REPO_ROOT
+from bgctl.sandbox import moto_fixes
 from bgctl.sandbox.clients import SandboxClients, make_clients
 from bgctl.sandbox.health import HealthServer, InstanceInfo, aws_directory, health_url
 from bgctl.sandbox.server import MotoServer, apply_environ, sandbox_environ
@@ -73,6 +74,7 @@ class Sandbox:
 
     def start(self, *, build: bool = True) -> Sandbox:
         """Start both servers (idempotent) and, unless ``build`` is False, build the topology."""
+        moto_fixes.install()
         endpoint = self._moto.start()
         if self._clients is None:
             self._clients = make_clients(endpoint)
@@ -81,6 +83,7 @@ class Sandbox:
                 aws_directory(self._clients), port=self._health_port, hang_seconds=self._hang_seconds
             )
             self._health.start()
+            moto_fixes.set_target_health_hook(self._health.target_state)
         if build:
             self.build()
         return self
@@ -119,6 +122,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._health is not None:
+            moto_fixes.set_target_health_hook(None)
             self._health.stop()
             self._health = None
         self._moto.stop()
@@ -206,3 +210,7 @@ class Sandbox:
 
     def heal(self, instance_id: str | None = None) -> None:
         self.health.heal(instance_id)
+
+    def set_target_state(self, instance_id: str, state: str | None, reason: str | None = None) -> None:
+        """What describe_target_health reports for a running target ("initial", "unhealthy", ...)."""
+        self.health.set_target_state(instance_id, state, reason)

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS
+from bgctl.sandbox.moto_fixes import TARGET_STATES, TargetState
 from bgctl.sandbox.server import LOOPBACK, require_loopback_url
 from bgctl.wiring import version_param
 
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 FAILURE_MODES = ("error", "drop", "hang")
 """``error``: HTTP 500. ``drop``: the connection is reset without an answer (like a refused port).
 ``hang``: the connection is held open without an answer for ``hang_seconds`` (a client timeout)."""
+
+# What the load balancer reports for a target whose /healthcheck fails in each mode.
+_TARGET_STATE_FOR_FAILURE = {
+    "error": TargetState(
+        "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [500]"
+    ),
+    "drop": TargetState("unhealthy", "Target.FailedHealthChecks", "Health checks failed"),
+    "hang": TargetState("unhealthy", "Target.Timeout", "Request timed out"),
+}
 
 _PATH = re.compile(r"^/i/(?P<instance_id>[A-Za-z0-9-]+)/(?P<leaf>healthcheck|version)/?$")
 
@@ -94,6 +104,8 @@ class HealthServer:
         self._gone: set[str] = set()
         self._instance_failures: dict[str, str] = {}
         self._color_failures: dict[tuple[str, str], str] = {}
+        self._target_states: dict[str, TargetState] = {}
+        self.failures_affect_targets = True
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests = 0
@@ -182,9 +194,33 @@ class HealthServer:
         with self._lock:
             self._instance_failures.clear()
             self._color_failures.clear()
+            self._target_states.clear()
             self._pinned.clear()
             self._gone.clear()
             self.requests = 0
+
+    def set_target_state(self, instance_id: str, state: str | None, reason: str | None = None) -> None:
+        """Make the load balancer report ``state`` (e.g. "initial") for a registered, running target;
+        None returns it to what the injected failures imply."""
+        with self._lock:
+            if state is None:
+                self._target_states.pop(instance_id, None)
+                return
+            if state not in TARGET_STATES:
+                raise ValueError(f"unknown target state {state!r}: one of {', '.join(TARGET_STATES)}")
+            self._target_states[instance_id] = TargetState(state, reason)
+
+    def target_state(self, instance_id: str, tags: Mapping[str, str]) -> TargetState | None:
+        """The moto target-health hook: an explicit state, else "unhealthy" while /healthcheck fails."""
+        with self._lock:
+            if instance_id in self._target_states:
+                return self._target_states[instance_id]
+            if not self.failures_affect_targets:
+                return None
+            mode = self._instance_failures.get(instance_id) or self._color_failures.get(
+                (tags.get("Environment", ""), tags.get("Color", ""))
+            )
+        return _TARGET_STATE_FOR_FAILURE[mode] if mode else None
 
     def pinned(self) -> dict[str, InstanceInfo]:
         with self._lock:
@@ -231,10 +267,15 @@ class HealthServer:
             self.heal(str(iid) if iid else None)
         elif action == "set_version":
             self.set_version(str(command["instance_id"]), str(command["version"]))
+        elif action == "target_state":
+            state = command.get("state")
+            self.set_target_state(str(command["instance_id"]), str(state) if state else None)
         elif action == "reset":
             self.reset()
         else:
-            raise ValueError(f"unknown action {action!r}: fail, fail_color, heal, set_version, reset")
+            raise ValueError(
+                f"unknown action {action!r}: fail, fail_color, heal, set_version, target_state, reset"
+            )
         return {"ok": True, "action": action}
 
     def wait_stopping(self, seconds: float) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -329,8 +330,15 @@ def _create_color(
     return name
 
 
-def _put(clients: SandboxClients, name: str, value: str) -> None:
-    clients.ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+PARALLEL_CALLS = 8  # independent puts (parameters, objects) go out concurrently
+
+
+def _put_parameters(clients: SandboxClients, params: Mapping[str, str]) -> None:
+    def put(item: tuple[str, str]) -> None:
+        clients.ssm.put_parameter(Name=item[0], Value=item[1], Type="String", Overwrite=True)
+
+    with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
+        list(pool.map(put, params.items()))
 
 
 def _build_environment(
@@ -376,12 +384,20 @@ def _build_environment(
         version_parameters={color: version_param(spec.name, color) for color in COLORS},
         builds=Builds(bucket=builds_bucket, prefix=BUILDS_PREFIX, discovery_prefix=DISCOVERY_PREFIX),
     )
-    _put(clients, wiring_param(spec.name), wiring.to_json())
-    _put(clients, active_color_param(spec.name), active)
-    _put(clients, active_tg_param(spec.name), tg_arns[active])
-    _put(clients, version_param(spec.name, active), ACTIVE_VERSION)
-    _put(clients, version_param(spec.name, other_color(active)), NO_VERSION)
     return EnvResources(wiring=wiring, active_color=active)
+
+
+def _parameters(built: Mapping[str, EnvResources]) -> dict[str, str]:
+    """The SSM parameters Terraform (wiring, colors) and the tool (versions) would have written."""
+    params: dict[str, str] = {}
+    for env, res in built.items():
+        active = res.active_color
+        params[wiring_param(env)] = res.wiring.to_json()
+        params[active_color_param(env)] = active
+        params[active_tg_param(env)] = res.wiring.target_group_arns[active]
+        params[version_param(env, active)] = ACTIVE_VERSION
+        params[version_param(env, other_color(active))] = NO_VERSION
+    return params
 
 
 # --------------------------------------------------------------------------------------------------
@@ -411,9 +427,14 @@ def build_keys(env_names: Iterable[str]) -> dict[str, bytes]:
 
 def _build_bucket(clients: SandboxClients, bucket: str, env_names: Iterable[str]) -> None:
     clients.s3.create_bucket(Bucket=bucket)
-    for key, body in build_keys(env_names).items():
+
+    def put(item: tuple[str, bytes]) -> None:
+        key, body = item
         content_type = "application/json" if key.endswith(".json") else "application/x-xz"
         clients.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
+        list(pool.map(put, build_keys(env_names).items()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -457,6 +478,7 @@ def _build(
         )
         for name, spec in specs.items()
     }
+    _put_parameters(clients, _parameters(built))
     _build_bucket(clients, builds_bucket, specs)
     return built
 
