@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -388,3 +393,78 @@ def test_moto_limits_the_tool_must_know(sandbox: Sandbox) -> None:
     ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["first"])
     assert ssm.get_parameter(Name=f"{name}:first")["Parameter"]["Value"] == "a"
     assert ssm.get_parameter(Name=f"{name}:2")["Parameter"]["Value"] == "c"
+
+
+def test_terminated_instances_stop_answering(sandbox: Sandbox) -> None:
+    sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=2)
+    ids = sandbox.instance_ids("beta", "green")
+    assert [_get(sandbox.health_url(i))[0] for i in ids] == [200, 200]
+    sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
+    (kept,) = sandbox.instance_ids("beta", "green")
+    (gone,) = set(ids) - {kept}
+    assert _get(sandbox.health_url(kept))[0] == 200
+    with pytest.raises((ConnectionError, http.client.RemoteDisconnected, urllib.error.URLError)):
+        urllib.request.urlopen(sandbox.health_url(gone), timeout=2)
+
+
+def test_importing_the_sandbox_does_not_import_moto() -> None:
+    code = "import sys, bgctl.sandbox, bgctl.sandbox.topology; sys.exit('moto' in sys.modules)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": "scripts"}, check=False
+    )
+    assert proc.returncode == 0
+
+
+SANDBOX_PROCESS = """
+import sys
+from bgctl.sandbox import Sandbox
+from pathlib import Path
+with Sandbox() as sb:
+    sb.env_file(Path(sys.argv[1]))
+    sb.serve_until_interrupted()
+print("stopped")
+"""
+
+
+def test_env_file_serves_another_process_until_sigterm(aws_env: dict[str, str], tmp_path: Path) -> None:
+    """``sandbox up`` in one shell, ``source .sandbox/env`` in another."""
+    import boto3
+
+    env_path = tmp_path / "env"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX_PROCESS, str(env_path)],
+        env={**os.environ, "PYTHONPATH": "scripts"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not env_path.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert env_path.exists(), "the sandbox process never wrote its env file"
+        exported = dict(
+            line.removeprefix("export ").replace("'", "").split("=", 1)
+            for line in env_path.read_text().splitlines()
+            if line.startswith("export ")
+        )
+        assert exported["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        client = boto3.client(
+            "autoscaling",
+            endpoint_url=exported["AWS_ENDPOINT_URL"],
+            region_name=exported["AWS_DEFAULT_REGION"],
+            aws_access_key_id=exported["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exported["AWS_SECRET_ACCESS_KEY"],
+        )
+        (group,) = client.describe_auto_scaling_groups(AutoScalingGroupNames=["beta-blue"])[
+            "AutoScalingGroups"
+        ]
+        (iid,) = [i["InstanceId"] for i in group["Instances"]]
+        url = health_url(exported["BLUEGREEN_HEALTH_URL"], iid)
+        assert _get(url)[0] == 200
+        send_control(exported["BLUEGREEN_HEALTH_CONTROL_URL"], {"action": "fail", "instance_id": iid})
+        assert _get(url)[0] == 500
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert "stopped" in out

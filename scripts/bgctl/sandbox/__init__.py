@@ -39,14 +39,10 @@ __all__ = [
 
 
 def load_specs() -> dict[str, EnvSpec]:
-    """The environments of ``terraform/envs`` (``bgctl.envspec.load_env_specs``)."""
-    from bgctl import envspec
+    """The environments of ``terraform/envs`` (parsed there; the sandbox keeps no copy of them)."""
+    from bgctl.envspec import load_env_specs
 
-    loader = getattr(envspec, "load_env_specs", None)
-    if loader is None:
-        raise RuntimeError("bgctl.envspec.load_env_specs is not available yet: pass specs= explicitly")
-    specs: dict[str, EnvSpec] = loader()
-    return specs
+    return load_env_specs()
 
 
 class Sandbox:
@@ -84,6 +80,7 @@ class Sandbox:
             )
             self._health.start()
             moto_fixes.set_target_health_hook(self._health.target_state)
+            moto_fixes.set_terminate_listener(self._health.forget)
         if build:
             self.build()
         return self
@@ -123,10 +120,28 @@ class Sandbox:
     def stop(self) -> None:
         if self._health is not None:
             moto_fixes.set_target_health_hook(None)
+            moto_fixes.set_terminate_listener(None)
             self._health.stop()
             self._health = None
         self._moto.stop()
         self._clients = None
+
+    def serve_until_interrupted(self) -> None:
+        """Block while the servers keep serving, until SIGINT (Ctrl-C) or SIGTERM; then return.
+
+        For ``sandbox up`` in the foreground; call from the main thread. The caller stops the sandbox."""
+        import signal
+        import threading
+
+        done = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+        try:
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -222,6 +222,11 @@ class HealthServer:
             )
         return _TARGET_STATE_FOR_FAILURE[mode] if mode else None
 
+    def forget(self, instance_ids: list[str]) -> None:
+        """These instances were terminated: from now on their connections are reset."""
+        with self._lock:
+            self._gone.update(instance_ids)
+
     def pinned(self) -> dict[str, InstanceInfo]:
         with self._lock:
             return dict(self._pinned)

@@ -39,11 +39,18 @@ TargetHealthHook = Callable[[str, Mapping[str, str]], TargetState | None]
 _lock = threading.Lock()
 _installed = False
 _hook: TargetHealthHook | None = None
+_on_terminate: Callable[[list[str]], None] | None = None
 
 
 def set_target_health_hook(hook: TargetHealthHook | None) -> None:
     global _hook  # noqa: PLW0603 - moto's backends are process-global; so is this hook
     _hook = hook
+
+
+def set_terminate_listener(listener: Callable[[list[str]], None] | None) -> None:
+    """Called with the ids of instances moto terminates (so the health server stops answering for them)."""
+    global _on_terminate  # noqa: PLW0603 - process-global, like moto's backends
+    _on_terminate = listener
 
 
 def install() -> bool:
@@ -78,6 +85,9 @@ def _patch_terminate(instance_backend: Any, elbv2_backends: Any) -> None:
         result = original(self, instance_ids)
         # Idempotent: the EC2 API path notifies as well; a target is only moved once.
         elbv2_backends[self.account_id][self.region_name].notify_terminate_instances(list(instance_ids))
+        listener = _on_terminate
+        if listener is not None:
+            listener(list(instance_ids))
         return result
 
     instance_backend.terminate_instances = terminate_instances

@@ -25,6 +25,7 @@ FAKE_AWS_ENV: dict[str, str] = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",  # never ask 169.254.169.254 for credentials
 }
 # Variables that could point boto3 at a real account or a real profile; removed from a sandbox env.
 REAL_AWS_VARS: tuple[str, ...] = (
