@@ -376,19 +376,35 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _usage_message(exc: click.UsageError) -> str:
+    """Click's message on one line, naming the valid choices for an unknown command or option."""
+    message = " ".join(exc.format_message().split())
+    command = exc.ctx.command if exc.ctx else None
+    if isinstance(exc, click.NoSuchOption) and command is not None:
+        options = sorted(o for p in command.params if isinstance(p, click.Option) for o in p.opts)
+        message += f" (valid: {', '.join(options)})"
+    elif "No such command" in message and isinstance(command, click.Group):
+        message += f" (commands: {', '.join(sorted(command.commands))})"
+    return message
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 (one return per exit path)
     """Run the CLI; return the exit code (0 done, 1 failed/refused, 2 usage, 130 interrupted)."""
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="bluegreen")
+        rv = cli.main(
+            args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="bluegreen"
+        )
+        if isinstance(rv, int):  # click returns (not raises) Exit codes when standalone_mode is off
+            return rv
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT_INTERRUPTED
     except click.UsageError as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {_usage_message(exc)}", err=True)
         return EXIT_USAGE
     except BlueGreenError as exc:
         first, *rest = exc.message.splitlines() or [""]

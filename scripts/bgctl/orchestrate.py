@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -328,6 +331,20 @@ def switch_gate(ctx: Context, st: EnvState, to_color: str, *, force: bool) -> li
     return [f"FORCED switch: {reason}"]
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM while a safe state is being restored (a second Ctrl-C must not cut it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 # -- the journaled runner --------------------------------------------------------------------------
 class Run:
     """One mutating operation: lock + journal, named steps, compensation on failure."""
@@ -451,7 +468,8 @@ class Run:
             body()
         except KeyboardInterrupt as exc:
             self.ctx.reporter.warn("interrupted: restoring a safe state…")
-            self.settle(wiring)
+            with signals_deferred():
+                self.settle(wiring)
             raise InterruptedOperation(
                 f"{self.ctx.env}: {self.journal.operation} interrupted; "
                 + ("traffic stays on the new color" if self.journal.traffic_switched else "nothing changed"),

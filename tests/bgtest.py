@@ -1,0 +1,119 @@
+"""Helpers for the operation tests: a Context on the sandbox, recording reporter, scripted prompter."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bgctl.aws import Clients, make_clients
+from bgctl.envspec import ENVS_DIR
+from bgctl.health import HttpChecker
+from bgctl.orchestrate import Context, NoPrompter
+from bgctl.state import StateReader
+from bgctl.switching import ApiDriver
+
+
+class HardKill(BaseException):
+    """Simulates kill -9: not an Exception nor KeyboardInterrupt, so no cleanup handler runs."""
+
+
+@dataclass
+class RecordingReporter:
+    events: list[tuple[str, str]] = field(default_factory=list)
+    interrupt_at: str | None = None
+    kill_at: str | None = None
+
+    def _maybe_stop(self, name: str) -> None:
+        """A signal arrives once: stop at the first time the step starts, not again during cleanup."""
+        if name == self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt(name)
+        if name == self.kill_at:
+            self.kill_at = None
+            raise HardKill(name)
+
+    def step(self, name: str, message: str) -> None:
+        self.events.append(("step", name))
+        self._maybe_stop(name)
+
+    def info(self, message: str) -> None:
+        self.events.append(("info", message))
+
+    def warn(self, message: str) -> None:
+        self.events.append(("warn", message))
+
+    def progress(self, message: str) -> None:
+        self.events.append(("progress", message))
+
+    @property
+    def steps(self) -> list[str]:
+        return [name for kind, name in self.events if kind == "step"]
+
+
+@dataclass
+class ScriptedPrompter:
+    """Answers from a script; records the questions."""
+
+    confirms: list[bool] = field(default_factory=list)
+    choices: list[int] = field(default_factory=list)
+    typed_answers: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+
+    def confirm(self, message: str) -> bool:
+        self.asked.append(message)
+        return self.confirms.pop(0)
+
+    def choose(self, message: str, options: int) -> int:
+        self.asked.append(message)
+        return self.choices.pop(0)
+
+    def typed(self, message: str, expected: str) -> bool:
+        self.asked.append(message)
+        return self.typed_answers.pop(0) == expected
+
+
+def copy_envs(tmp_path: Path) -> Path:
+    target = tmp_path / "envs"
+    shutil.copytree(ENVS_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
+    return target
+
+
+def make_context(
+    sandbox: Any,
+    envs_dir: Path,
+    env: str = "beta",
+    *,
+    reporter: Any = None,
+    prompter: Any = None,
+    clients: Clients | None = None,
+) -> Context:
+    clients = clients or make_clients()
+    return Context(
+        env=env,
+        clients=clients,
+        reader=StateReader(clients, HttpChecker(sandbox.health_url_template), envs_dir=envs_dir),
+        driver=ApiDriver(clients, envs_dir),
+        reporter=reporter or RecordingReporter(),
+        prompter=prompter or NoPrompter(),
+        envs_dir=envs_dir,
+        health_timeout=4.0,
+        verify_timeout=2.0,
+        poll_interval=0.05,
+    )
+
+
+def asg(clients: Clients, name: str) -> dict[str, Any]:
+    groups = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    return dict(groups["AutoScalingGroups"][0])
+
+
+def rule_target(clients: Clients, rule_arn: str) -> str:
+    rule = clients.elbv2.describe_rules(RuleArns=[rule_arn])["Rules"][0]
+    return str(rule["Actions"][0]["TargetGroupArn"])
+
+
+def param(clients: Clients, name: str) -> str | None:
+    found = clients.ssm.get_parameters(Names=[name])["Parameters"]
+    return str(found[0]["Value"]) if found else None
