@@ -85,6 +85,71 @@ tf-fmt:
 checkov:
 	$(TOOLS)/bin/checkov --quiet --compact --framework terraform -d terraform/ --download-external-modules false --skip-download
 
+# ---------------------------------------------------------------------------------------------------
+# Operations (ENV= is required; nothing defaults to an environment)
+# ---------------------------------------------------------------------------------------------------
+define need
+$(if $($(1)),,$(error $(1)= is required, e.g. make $@ $(1)=$(2)))
+endef
+
+.PHONY: status
+status: ## Status of ENV (or every env with ENV unset): make status ENV=beta [ARGS=--detailed]
+	$(BG) $(if $(ENV),--env $(ENV) status,status --all) $(ARGS)
+
+.PHONY: validate
+validate: ## Check ENV's wiring and that color file, SSM and load balancer agree
+	$(call need,ENV,beta)
+	$(BG) --env $(ENV) validate
+
+.PHONY: deploy
+deploy: ## Deploy VERSION to ENV's inactive color and switch: make deploy ENV=beta VERSION=gh-123 [CAPACITY=N]
+	$(call need,ENV,beta)
+	$(call need,VERSION,gh-123)
+	$(BG) --env $(ENV) deploy $(VERSION) $(if $(CAPACITY),--capacity $(CAPACITY)) $(ARGS)
+
+.PHONY: switch
+switch: ## Move ENV's traffic to COLOR between health gates: make switch ENV=prod COLOR=blue
+	$(call need,ENV,prod)
+	$(call need,COLOR,blue)
+	$(BG) --env $(ENV) switch $(COLOR) $(ARGS)
+
+.PHONY: rollback
+rollback: ## Switch ENV back to the previous (still warm) color
+	$(call need,ENV,beta)
+	$(BG) --env $(ENV) rollback $(ARGS)
+
+.PHONY: cleanup
+cleanup: ## Scale ENV's inactive color to zero
+	$(call need,ENV,beta)
+	$(BG) --env $(ENV) cleanup $(ARGS)
+
+.PHONY: shutdown
+shutdown: ## Stop every instance of ENV (asks you to type the name)
+	$(call need,ENV,beta)
+	$(BG) --env $(ENV) shutdown $(ARGS)
+
+.PHONY: recover
+recover: ## Complete or undo ENV's interrupted operation from its journal
+	$(call need,ENV,beta)
+	$(BG) --env $(ENV) recover $(ARGS)
+
+.PHONY: plan
+plan: ## Plan summary first, then the full plan: make plan ENV=prod [COLOR=green]
+	$(call need,ENV,prod)
+	$(BG) --env $(ENV) plan $(if $(COLOR),--color $(COLOR)) $(ARGS)
+
+.PHONY: demo
+demo: ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
+	$(BG) sandbox demo
+
+.PHONY: sandbox
+sandbox: ## Keep a sandbox running in the foreground; other shells: source .sandbox/env
+	$(BG) sandbox up
+
+.PHONY: bench
+bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 envs x 40 instances
+	$(PY) scripts/bench.py $(ARGS)
+
 .PHONY: tf-validate
 tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
 	scripts/tf-validate

@@ -371,6 +371,99 @@ def plan(settings: Settings, color: str | None) -> None:
     click.echo(render_summary(result.summary).rstrip())
 
 
+# -- the sandbox -----------------------------------------------------------------------------------
+@cli.group()
+def sandbox() -> None:
+    """A local moto server on 127.0.0.1 with all nine environments: try everything without AWS."""
+
+
+def _sandbox_envs_dir() -> Path:
+    """The sandbox switches a copy of terraform/envs, never the committed color files."""
+    import shutil
+
+    target = REPO_ROOT / ".sandbox" / "envs"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ENVS_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
+    return target
+
+
+@sandbox.command("up")
+def sandbox_up() -> None:
+    """Start the sandbox in the foreground (Ctrl-C stops it); other shells: source .sandbox/env."""
+    from bgctl.sandbox import Sandbox
+
+    envs_dir = _sandbox_envs_dir()
+    with Sandbox() as sb:
+        env_file = sb.env_file()
+        with env_file.open("a", encoding="utf-8") as fh:
+            fh.write(f"export {ENVS_DIR_ENV}='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")
+        click.echo(f"sandbox: moto on {sb.endpoint_url}, instance health on {sb.health_url_template}")
+        click.echo(f"In another shell:  source {env_file.relative_to(REPO_ROOT)}")
+        click.echo("                   scripts/bluegreen.py status --all")
+        click.echo("                   scripts/bluegreen.py --env beta deploy gh-105")
+        click.echo("Ctrl-C stops the sandbox.")
+        sb.serve_until_interrupted()
+    click.echo("sandbox stopped")
+
+
+DEMO_STEPS: list[tuple[str, list[str]]] = [
+    ("Every environment at a glance", ["status", "--all"]),
+    ("Builds available to beta", ["--env", "beta", "deploy", "list"]),
+    ("What a deploy would change (dry run)", ["--env", "beta", "deploy", "gh-105", "--dry-run"]),
+    ("Deploy gh-105 to beta's inactive color", ["--env", "beta", "deploy", "gh-105", "--skip-confirmation"]),
+    ("beta now serves green; blue stays warm", ["--env", "beta", "status"]),
+    ("Instant rollback", ["--env", "beta", "rollback"]),
+    ("And forward again", ["--env", "beta", "switch", "green"]),
+    (
+        "A plan for prod (the Terraform provider is not here: API dry run)",
+        ["--env", "prod", "plan", "--color", "green"],
+    ),
+    ("A switch to a color with no instances is refused", ["--env", "prod", "switch", "green"]),
+    ("Everything agrees", ["--env", "beta", "validate"]),
+]
+
+
+@sandbox.command("demo")
+def sandbox_demo() -> None:
+    """Build the sandbox, walk through status, deploy, rollback and switch, then say what to try next."""
+    from bgctl.sandbox import Sandbox
+
+    envs_dir = _sandbox_envs_dir()
+    with Sandbox() as sb:
+        overrides = {
+            **sb.environ(),
+            ENVS_DIR_ENV: str(envs_dir),
+            "BLUEGREEN_POLL_INTERVAL": "0.2",
+        }
+        saved = {k: os.environ.get(k) for k in overrides}
+        os.environ.update(overrides)
+        failures = 0
+        try:
+            for title, argv in DEMO_STEPS:
+                click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")
+                code = main(argv)
+                expected = 1 if argv[-2:] == ["switch", "green"] and "prod" in argv else 0
+                if code != expected:
+                    failures += 1
+                    click.echo(f"(unexpected exit code {code})", err=True)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    click.echo(
+        "\nNext: `make sandbox` keeps a sandbox running; in another shell `source .sandbox/env`, then try\n"
+        "  scripts/bluegreen.py --env staging deploy gh-104     (watch the health gate)\n"
+        "  scripts/bluegreen.py --env prod deploy gh-105        (the production discovery prompt)\n"
+        "  scripts/bluegreen.py --env beta status --detailed --json\n"
+        "  make help                                            (every target)"
+    )
+    if failures:
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
 # -- entry ------------------------------------------------------------------------------------------
 def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt(signal.Signals(signum).name)
