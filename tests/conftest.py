@@ -28,6 +28,7 @@ from bgctl.sandbox.server import FAKE_AWS_ENV, REAL_AWS_VARS
 # --------------------------------------------------------------------------------------------------
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
 
 
 def _require_loopback(sock: socket.socket, address: Any) -> None:
@@ -54,11 +55,24 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """Resolve only loopback names and address literals: no DNS query leaves the machine."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name != "localhost":
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            raise socket.gaierror(f"test network guard: not resolving {name!r}") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
 def loopback_only_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refuse, in this process, every TCP connection that does not go to 127.0.0.0/8 or ::1."""
+    """Refuse, in this process, every TCP connection that does not go to 127.0.0.0/8 or ::1, and every
+    name lookup other than ``localhost`` (subprocesses are covered by the fake AWS environment)."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
 
 
 # --------------------------------------------------------------------------------------------------

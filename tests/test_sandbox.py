@@ -302,9 +302,11 @@ def test_health_urls_are_loopback_only(sandbox: Sandbox) -> None:
     assert require_loopback_url("http://localhost:1/x") == "http://localhost:1/x"
 
 
-def test_network_guard_refuses_private_addresses() -> None:
+def test_network_guard_refuses_private_addresses_and_name_lookups() -> None:
     with pytest.raises(ConnectionRefusedError, match="network guard"):
         socket.create_connection(("10.0.0.1", 80), timeout=0.1)
+    with pytest.raises(socket.gaierror, match="network guard"):
+        socket.getaddrinfo("ssm.us-east-1.amazonaws.com", 443)
 
 
 def test_environment_points_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
