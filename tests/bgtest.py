@@ -117,3 +117,18 @@ def rule_target(clients: Clients, rule_arn: str) -> str:
 def param(clients: Clients, name: str) -> str | None:
     found = clients.ssm.get_parameters(Names=[name])["Parameters"]
     return str(found[0]["Value"]) if found else None
+
+
+def mark_holder_dead(clients: Clients, env: str) -> None:
+    """Make the lock's holder a process that has exited: what a kill -9 leaves behind on this host."""
+    import json
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    name = f"/compiler-explorer/{env}/lock"
+    doc = json.loads(clients.ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    doc["pid"] = int(child.stdout)
+    clients.ssm.put_parameter(Name=name, Value=json.dumps(doc), Type="String", Overwrite=True)

@@ -6,8 +6,9 @@ ever be sent there, nor to AWS).
 
 The sandbox: one moto server and one health server per test session (``sandbox_session``); the
 function-scoped ``sandbox`` fixture empties moto and rebuilds the nine-environment topology for each
-test, and points ``AWS_ENDPOINT_URL`` / ``BLUEGREEN_HEALTH_URL`` at it, so CLI code under test runs
-unchanged against it.
+test (about 1 s), and points ``AWS_ENDPOINT_URL`` / ``BLUEGREEN_HEALTH_URL`` at it, so CLI code under
+test runs unchanged against it. Tests that only read use ``sandbox_readonly``, which skips the rebuild
+when the previous test left the topology untouched.
 """
 
 from __future__ import annotations
@@ -118,10 +119,32 @@ def sandbox_session(env_specs: dict[str, EnvSpec]) -> Iterator[Sandbox]:
         sandbox.stop()
 
 
+def _point_environ_at(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in sandbox.environ().items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def sandbox(sandbox_session: Sandbox, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    """A freshly built topology for all environments; the process environment points at it."""
+    """A freshly built topology for all environments; the process environment points at it.
+    The test may change anything (AWS state, injected failures)."""
     sandbox_session.reset(rebuild=True)
-    for name, value in sandbox_session.environ().items():
-        monkeypatch.setenv(name, value)
+    _pristine.discard(id(sandbox_session))
+    _point_environ_at(sandbox_session, monkeypatch)
+    return sandbox_session
+
+
+_pristine: set[int] = set()
+
+
+@pytest.fixture
+def sandbox_readonly(
+    sandbox_session: Sandbox, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Sandbox:
+    """Like ``sandbox`` but shared by consecutive read-only tests: rebuilt only after a test that used
+    ``sandbox``. Contract: the test changes nothing (no AWS writes, no injected failures)."""
+    if id(sandbox_session) not in _pristine:
+        sandbox_session.reset(rebuild=True)
+        _pristine.add(id(sandbox_session))
+    _point_environ_at(sandbox_session, monkeypatch)
     return sandbox_session

@@ -59,14 +59,18 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 # --------------------------------------------------------------------------------------------------
 # Topology
 # --------------------------------------------------------------------------------------------------
-def test_all_nine_environments_are_built(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+def test_all_nine_environments_are_built(sandbox_readonly: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    sandbox = sandbox_readonly
     assert len(env_specs) == 9
     assert set(sandbox.resources) == set(env_specs)
     names = sandbox.clients.ssm.get_parameters_by_path(Path="/compiler-explorer", Recursive=True)
     assert names["Parameters"]  # the tree exists; details below
 
 
-def test_wiring_parses_and_references_real_resources(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+def test_wiring_parses_and_references_real_resources(
+    sandbox_readonly: Sandbox, env_specs: dict[str, EnvSpec]
+) -> None:
+    sandbox = sandbox_readonly
     elbv2, autoscaling = sandbox.clients.elbv2, sandbox.clients.autoscaling
     for env, spec in env_specs.items():
         wiring = _wiring(sandbox, env)
@@ -111,7 +115,8 @@ def test_target_group_names_fit_the_aws_limit(env_specs: dict[str, EnvSpec]) -> 
         target_group_name("x" * 30, "green")
 
 
-def test_prod_listeners_forward_to_the_active_target_group(sandbox: Sandbox) -> None:
+def test_prod_listeners_forward_to_the_active_target_group(sandbox_readonly: Sandbox) -> None:
+    sandbox = sandbox_readonly
     wiring = _wiring(sandbox, "prod")
     assert wiring.is_default_action
     active = _param(sandbox, active_color_param("prod"))
@@ -126,7 +131,8 @@ def test_prod_listeners_forward_to_the_active_target_group(sandbox: Sandbox) -> 
         assert action["TargetGroupArn"] == active_tg
 
 
-def test_path_rules_match_the_specs(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+def test_path_rules_match_the_specs(sandbox_readonly: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    sandbox = sandbox_readonly
     path_envs = {env: spec for env, spec in env_specs.items() if spec.routing == "path_rule"}
     assert len(path_envs) == 8
     for env, spec in path_envs.items():
@@ -148,7 +154,8 @@ def test_path_rules_match_the_specs(sandbox: Sandbox, env_specs: dict[str, EnvSp
         assert wiring.rule_arns["https"] in {r["RuleArn"] for r in listener_rules["Rules"]}
 
 
-def test_color_and_version_parameters(sandbox: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+def test_color_and_version_parameters(sandbox_readonly: Sandbox, env_specs: dict[str, EnvSpec]) -> None:
+    sandbox = sandbox_readonly
     for env, spec in env_specs.items():
         active = spec.active_color
         assert _param(sandbox, active_color_param(env)) == active
@@ -157,8 +164,9 @@ def test_color_and_version_parameters(sandbox: Sandbox, env_specs: dict[str, Env
 
 
 def test_active_color_runs_registered_healthy_instances(
-    sandbox: Sandbox, env_specs: dict[str, EnvSpec]
+    sandbox_readonly: Sandbox, env_specs: dict[str, EnvSpec]
 ) -> None:
+    sandbox = sandbox_readonly
     for env, spec in env_specs.items():
         wiring = _wiring(sandbox, env)
         for color in COLORS:
@@ -177,7 +185,8 @@ def test_active_color_runs_registered_healthy_instances(
             assert {h["TargetHealth"]["State"] for h in health} <= {"healthy"}
 
 
-def test_builds_bucket_holds_builds_and_discovery(sandbox: Sandbox) -> None:
+def test_builds_bucket_holds_builds_and_discovery(sandbox_readonly: Sandbox) -> None:
+    sandbox = sandbox_readonly
     s3 = sandbox.clients.s3
     keys = {
         obj["Key"]
@@ -236,7 +245,8 @@ def test_health_check_answers_with_the_pinned_version(sandbox: Sandbox) -> None:
     assert json.loads(_get(sandbox.health_url(new))[1])["version"] == "gh-104"
 
 
-def test_unknown_instance_is_404(sandbox: Sandbox) -> None:
+def test_unknown_instance_is_404(sandbox_readonly: Sandbox) -> None:
+    sandbox = sandbox_readonly
     status, body = _get(sandbox.health_url("i-0000000000000dead"))
     assert status == 404
     assert "unknown instance" in body
@@ -289,7 +299,8 @@ def test_control_endpoint_for_other_processes(sandbox: Sandbox) -> None:
 # --------------------------------------------------------------------------------------------------
 # Loopback only, environment for other shells
 # --------------------------------------------------------------------------------------------------
-def test_health_urls_are_loopback_only(sandbox: Sandbox) -> None:
+def test_health_urls_are_loopback_only(sandbox_readonly: Sandbox) -> None:
+    sandbox = sandbox_readonly
     template = sandbox.health_url_template
     assert template.startswith("http://127.0.0.1:")
     assert "{instance_id}" in template
@@ -309,7 +320,8 @@ def test_network_guard_refuses_private_addresses_and_name_lookups() -> None:
         socket.getaddrinfo("ssm.us-east-1.amazonaws.com", 443)
 
 
-def test_environment_points_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_environment_points_at_the_sandbox(sandbox_readonly: Sandbox, tmp_path: Path) -> None:
+    sandbox = sandbox_readonly
     import os
 
     import boto3

@@ -47,9 +47,23 @@ class LockInfo:
     operation: str
     since: str
     token: str
+    host: str = ""
+    pid: int = 0
 
     def describe(self) -> str:
         return f"{self.holder} ({self.operation}) since {self.since}"
+
+    def alive_here(self) -> bool | None:
+        """True/False when the holder ran on this host (its pid is or is not running); None elsewhere."""
+        if not self.host or self.host != socket.gethostname() or self.pid <= 0:
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 def parse_lock(text: str | None) -> LockInfo | None:
@@ -62,6 +76,8 @@ def parse_lock(text: str | None) -> LockInfo | None:
             operation=str(doc["operation"]),
             since=str(doc["since"]),
             token=str(doc["token"]),
+            host=str(doc.get("host", "")),
+            pid=int(doc.get("pid", 0)),
         )
     except (json.JSONDecodeError, KeyError, TypeError):
         return LockInfo(holder=f"unreadable lock value {text[:60]!r}", operation="?", since="?", token="")
@@ -81,7 +97,12 @@ class EnvLock:
 
     def acquire(self, operation: str, *, token: str | None = None) -> LockInfo:
         info = LockInfo(
-            holder=whoami(), operation=operation, since=now_iso(), token=token or uuid.uuid4().hex
+            holder=whoami(),
+            operation=operation,
+            since=now_iso(),
+            token=token or uuid.uuid4().hex,
+            host=socket.gethostname(),
+            pid=os.getpid(),
         )
         try:
             self.ssm.put_parameter(
@@ -93,8 +114,8 @@ class EnvLock:
                 holder = held.describe() if held else "another operation (released just now: retry)"
                 raise LockHeldError(
                     f"{self.env} is locked by {holder}",
-                    hint=f"wait for it to finish, or if it is stale: bluegreen --env {self.env} recover "
-                    "(or --force-unlock)",
+                    hint="wait for it to finish; only if that process is gone: "
+                    f"bluegreen --env {self.env} recover",
                 ) from exc
             raise AwsError(f"taking the lock failed: {error_code(exc)}", code=error_code(exc)) from exc
         self.info = info

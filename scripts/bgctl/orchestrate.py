@@ -30,12 +30,13 @@ from bgctl.errors import (
     BlueGreenError,
     HealthGateError,
     InterruptedOperation,
+    LockHeldError,
     RefusedError,
     UsageError,
     WiringError,
 )
 from bgctl.journal import Journal, JournalStore
-from bgctl.lock import EnvLock, now_iso, whoami
+from bgctl.lock import EnvLock, now_iso, parse_lock, whoami
 from bgctl.ops import (
     protect_asg,
     record_version,
@@ -153,6 +154,12 @@ def _wiring(st: EnvState) -> Wiring:
 def _require_settled(st: EnvState) -> tuple[Wiring, str]:
     """Refuse to start on an environment whose state is ambiguous; return (wiring, active color)."""
     wiring = _wiring(st)
+    if st.lock:
+        held = parse_lock(json.dumps(st.lock))
+        raise LockHeldError(
+            f"{st.env} is locked by {held.describe() if held else st.lock}",
+            hint=f"wait for it to finish; only if that process is gone: bluegreen --env {st.env} recover",
+        )
     if st.journal:
         raise RefusedError(
             f"{st.env} has an unfinished {st.journal.get('operation', 'operation')} "
@@ -686,6 +693,28 @@ def _clear_shutdown(ctx: Context) -> None:
     delete_parameter(ctx.clients.ssm, param_name(ctx.env, "shutdown"))
 
 
+def _confirm_holder_gone(ctx: Context, lock: EnvLock) -> None:
+    """Never take over a live operation: check its pid on this host, else ask the operator."""
+    held = lock.current()
+    if held is None:
+        return
+    alive = held.alive_here()
+    if alive:
+        raise LockHeldError(
+            f"{ctx.env}: the {held.operation} of {held.describe()} is still running on this host",
+            hint="wait for it to finish (or interrupt it: it restores a safe state itself)",
+        )
+    if alive is None and not ctx.prompter.typed(
+        f"The {held.operation} of {held.describe()} ran on another host ({held.host or 'unknown'}).\n"
+        f"Make sure it is no longer running, then type the environment name to recover",
+        ctx.env,
+    ):
+        raise RefusedError(
+            f"recover of {ctx.env} not confirmed: {held.describe()} may still be running",
+            hint=f"confirm that process is gone, then: bluegreen --env {ctx.env} recover",
+        )
+
+
 def recover(ctx: Context) -> Outcome:
     """Complete or undo an operation whose process died, from its journal."""
     store = JournalStore(ctx.clients.ssm, ctx.env)
@@ -695,6 +724,7 @@ def recover(ctx: Context) -> Outcome:
     st = ctx.reader.read_one(ctx.env)
     wiring = _wiring(st)
     lock = EnvLock(ctx.clients.ssm, ctx.env)
+    _confirm_holder_gone(ctx, lock)
     lock.take_over(journal.lock_token, f"recover {journal.operation}")
     run = Run(ctx, journal, lock)
     to = journal.to_color
