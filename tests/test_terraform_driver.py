@@ -1,0 +1,103 @@
+"""The switch's Terraform driver end to end on a real Terraform binary (null provider), and the
+``plan`` fallback, which must print exactly what ``switch --dry-run`` prints."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bgctl import REPO_ROOT
+from bgctl.cli import main
+from bgctl.colorfile import read_active_color
+from bgctl.errors import PlanGuardError
+from bgctl.switching import TerraformDriver
+from bgctl.terraform import TerraformRoot
+from bgctl.wiring import Builds, Capacity, Wiring
+from bgtest import copy_envs
+
+FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "tfroot_null"
+PLUGIN_DIR = Path(os.environ.get("BLUEGREEN_TF_PLUGIN_DIR") or REPO_ROOT / ".tools" / "plugins")
+
+
+def _binary() -> str:
+    explicit = os.environ.get("BLUEGREEN_TERRAFORM")
+    if explicit:
+        return explicit
+    out = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip()
+
+
+def _wiring(env: str) -> Wiring:
+    return Wiring(
+        environment=env,
+        routing="path_rule",
+        asg_names={"blue": f"{env}-blue", "green": f"{env}-green"},
+        target_group_arns={"blue": "arn:tg/blue", "green": "arn:tg/green"},
+        listener_arns={"https": "arn:listener/https"},
+        rule_arns={"https": "arn:rule/https"},
+        path_patterns=("/beta*",),
+        rule_priority=10,
+        capacity=Capacity(0, 4, 1),
+        version_parameters={"blue": "/v/blue", "green": "/v/green"},
+        builds=Builds("bucket", "dist/gh/", "dist/discovery/"),
+    )
+
+
+@pytest.fixture
+def tf_envs(tmp_path: Path) -> Path:
+    binary = _binary()
+    if not binary or not (shutil.which(binary) or Path(binary).is_file()):
+        pytest.skip("no Terraform binary: run `make setup`")
+    if not (PLUGIN_DIR / "registry.terraform.io/hashicorp/null/2.1.2").is_dir():
+        pytest.skip(f"null provider not in {PLUGIN_DIR}: run `make setup`")
+    envs = tmp_path / "envs"
+    shutil.copytree(FIXTURE_ROOT, envs / "beta")
+    root = TerraformRoot(envs / "beta", binary, plugin_dir=PLUGIN_DIR)
+    root.init(backend=True)
+    root.apply_plan(root.plan_to_file(tmp_path / "bootstrap.tfplan"))
+    return envs
+
+
+@pytest.mark.terraform
+def test_terraform_driver_switches_through_plan_guard_and_saved_plan(tf_envs: Path):
+    driver = TerraformDriver(tf_envs, _binary(), str(PLUGIN_DIR))
+    driver.switch(_wiring("beta"), "green")
+    assert read_active_color(tf_envs / "beta") == "green"
+    outputs = TerraformRoot(tf_envs / "beta", _binary(), plugin_dir=PLUGIN_DIR).outputs()
+    assert outputs == {"active_color": "green"}
+
+
+@pytest.mark.terraform
+def test_terraform_driver_refuses_more_than_a_switch_and_restores_the_color_file(tf_envs: Path):
+    main_tf = tf_envs / "beta" / "main.tf"
+    main_tf.write_text(main_tf.read_text().replace('default     = "1"', 'default     = "2"'))
+    driver = TerraformDriver(tf_envs, _binary(), str(PLUGIN_DIR))
+    with pytest.raises(PlanGuardError, match=r"null_resource\.asg"):
+        driver.switch(_wiring("beta"), "green")
+    assert read_active_color(tf_envs / "beta") == "blue"
+
+
+def test_plan_fallback_prints_what_switch_dry_run_prints(sandbox, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BLUEGREEN_ENVS_DIR", str(copy_envs(tmp_path)))
+    assert main(["--env", "prod", "plan", "--color", "green"]) == 0
+    plan = capsys.readouterr().out.splitlines()
+    assert plan[0].startswith("terraform plan unavailable here (")
+    assert "API driver's dry run from the live state" in plan[0]
+    assert plan[1] == (
+        "prod: traffic blue -> green (listeners :80 and :443, SSM active-color and active-target-group-arn, "
+        "file active_color.auto.tfvars.json), 0 other changes"
+    )
+    assert main(["--env", "prod", "switch", "green", "--dry-run"]) == 0
+    dry = capsys.readouterr().out.splitlines()
+    assert dry[0] == "DRY RUN: nothing was changed. switch would do:"
+    assert dry[1 : len(plan)] == plan[1:]
+    assert any(
+        "would be REFUSED: refusing to switch prod to green: green has no healthy instances" in line
+        for line in dry
+    )
