@@ -7,27 +7,20 @@ refuses it unless it is a pure traffic switch. ``apply_switch`` applies the save
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bgctl import COLORS
+from bgctl.colorfile import COLOR_FILE, color_file, read_active_color
 from bgctl.errors import RefusedError, UsageError
 from bgctl.planguard import DEFAULT_POLICY, GuardPolicy, PlanReport, guard, parse_plan
 from bgctl.terraform import PlanFile, TerraformRoot
 
-COLOR_FILE = "active_color.auto.tfvars.json"
-
 
 def read_color_file(root_dir: Path) -> str | None:
     """The color recorded in the root's color file, or None when the root has none."""
-    path = Path(root_dir) / COLOR_FILE
-    if not path.is_file():
+    if not color_file(Path(root_dir)).is_file():
         return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("active_color")
-    except (OSError, json.JSONDecodeError, AttributeError) as exc:
-        raise RefusedError(f"{path} is not a JSON object with active_color") from exc
-    return str(value) if value is not None else None
+    return read_active_color(Path(root_dir))
 
 
 def plan_switch(
