@@ -129,22 +129,24 @@ def sandbox(sandbox_session: Sandbox, aws_env: dict[str, str], monkeypatch: pyte
     """A freshly built topology for all environments; the process environment points at it.
     The test may change anything (AWS state, injected failures)."""
     sandbox_session.reset(rebuild=True)
-    _pristine.discard(id(sandbox_session))
     _point_environ_at(sandbox_session, monkeypatch)
     return sandbox_session
 
 
-_pristine: set[int] = set()
+# Sandbox generation that sandbox_readonly built last; any other build or reset since makes it stale.
+_readonly_generation: dict[int, int] = {}
 
 
 @pytest.fixture
 def sandbox_readonly(
     sandbox_session: Sandbox, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Sandbox:
-    """Like ``sandbox`` but shared by consecutive read-only tests: rebuilt only after a test that used
-    ``sandbox``. Contract: the test changes nothing (no AWS writes, no injected failures)."""
-    if id(sandbox_session) not in _pristine:
+    """Like ``sandbox`` but shared by consecutive read-only tests: rebuilt whenever anything else built or
+    reset the sandbox since (``sandbox``, a synthetic build). Contract: the test changes nothing (no AWS
+    writes, no injected failures)."""
+    key = id(sandbox_session)
+    if _readonly_generation.get(key) != sandbox_session.generation:
         sandbox_session.reset(rebuild=True)
-        _pristine.add(id(sandbox_session))
+        _readonly_generation[key] = sandbox_session.generation
     _point_environ_at(sandbox_session, monkeypatch)
     return sandbox_session

@@ -65,6 +65,7 @@ class Sandbox:
         self._clients: SandboxClients | None = None
         self.builds_bucket = builds_bucket
         self.resources: dict[str, EnvResources] = {}
+        self.generation = 0  # bumped by every build and reset: lets callers tell a fresh topology
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class Sandbox:
         """Build the topology for the specs (``terraform/envs`` when none were given) in empty moto."""
         if self._specs is None:
             self._specs = load_specs()
+        self.generation += 1
         self.resources = build_topology(
             self.clients,
             self._specs,
@@ -100,6 +102,7 @@ class Sandbox:
     def build_synthetic(self, n_envs: int = 90, instances_per_env: int = 40) -> dict[str, EnvResources]:
         """Replace everything with the synthetic benchmark topology."""
         self.reset(rebuild=False)
+        self.generation += 1
         self.resources = build_synthetic(
             self.clients,
             n_envs,
@@ -114,6 +117,7 @@ class Sandbox:
         self._moto.reset()
         self.health.reset()
         self.resources = {}
+        self.generation += 1
         if rebuild:
             self.build()
 
