@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from bgctl import REPO_ROOT
 from bgctl.errors import PlanGuardError, RefusedError, TerraformError
 from bgctl.planguard import GuardPolicy, TrafficRule
 from bgctl.plansummary import render_summary, summary_from_plan
-from bgctl.terraform import TerraformRoot, aws_provider_available
+from bgctl.terraform import TerraformRoot, aws_provider_available, default_binary
 from bgctl.tfswitch import COLOR_FILE, apply_switch, plan_switch
 
 pytestmark = pytest.mark.terraform
@@ -30,15 +29,7 @@ NULL_PROVIDER = Path("registry.terraform.io", "hashicorp", "null", "2.1.2")
 
 
 def _default_binary() -> str | None:
-    if os.environ.get("BLUEGREEN_TERRAFORM"):
-        return os.environ["BLUEGREEN_TERRAFORM"]
-    try:
-        out = subprocess.run(
-            [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
+    return default_binary()
 
 
 def _binaries() -> list[str]:

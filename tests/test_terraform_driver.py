@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from bgctl.cli import main
 from bgctl.colorfile import read_active_color
 from bgctl.errors import PlanGuardError
 from bgctl.switching import TerraformDriver
-from bgctl.terraform import TerraformRoot
+from bgctl.terraform import TerraformRoot, default_binary
 from bgctl.wiring import Builds, Capacity, Wiring
 from bgtest import copy_envs
 
@@ -24,13 +23,7 @@ PLUGIN_DIR = Path(os.environ.get("BLUEGREEN_TF_PLUGIN_DIR") or REPO_ROOT / ".too
 
 
 def _binary() -> str:
-    explicit = os.environ.get("BLUEGREEN_TERRAFORM")
-    if explicit:
-        return explicit
-    out = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=False
-    )
-    return out.stdout.strip()
+    return default_binary()
 
 
 def _wiring(env: str) -> Wiring:

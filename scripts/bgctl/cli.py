@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,13 +98,9 @@ class ClickPrompter:
 
 
 def _terraform_binary() -> str:
-    explicit = os.environ.get("BLUEGREEN_TERRAFORM")
-    if explicit:
-        return explicit
-    out = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=False
-    )
-    return out.stdout.strip() or "terraform"
+    from bgctl.terraform import default_binary
+
+    return default_binary()
 
 
 def _default_via() -> str:

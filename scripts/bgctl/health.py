@@ -44,7 +44,10 @@ class Target:
     color: str
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 (or ::1)."""
+    if not host:
+        return False
     if host == "localhost":
         return True
     try:
@@ -55,7 +58,7 @@ def _is_loopback(host: str) -> bool:
 
 def local_endpoint() -> bool:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    return bool(endpoint) and _is_loopback(urlsplit(endpoint).hostname or "")
+    return bool(endpoint) and is_loopback(urlsplit(endpoint).hostname or "")
 
 
 class HttpChecker:
@@ -96,7 +99,7 @@ class HttpChecker:
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https") or not host:
             return HttpResult(ok=None, detail=f"health URL {url!r} is not http(s)")
-        if self.loopback_only and not _is_loopback(host):
+        if self.loopback_only and not is_loopback(host):
             return HttpResult(ok=None, detail=f"local endpoint: refusing to contact non-loopback {host}")
         started = time.monotonic()
         try:

@@ -402,26 +402,27 @@ class StateReader:
         listeners: dict[str, Any],
         missing_listeners: set[str],
     ) -> Routing:
+        """Where each of the environment's traffic paths forwards: prod's listener default actions,
+        or the path rules on each listener."""
+        if w.is_default_action:
+            kind, arns, found, gone, actions_key = (
+                "listener",
+                w.listener_arns,
+                listeners,
+                missing_listeners,
+                "DefaultActions",
+            )
+        else:
+            kind, arns, found, gone, actions_key = "rule", w.rule_arns, rules, missing_rules, "Actions"
         paths: dict[str, str | None] = {}
         missing: list[str] = []
-        if w.is_default_action:
-            for key in TRAFFIC_KEYS:
-                arn = w.listener_arns.get(key)
-                if arn is None:
-                    continue
-                if arn in missing_listeners or arn not in listeners:
-                    missing.append(f"{key} listener")
-                    continue
-                tg = _forward_target(listeners[arn].get("DefaultActions", []))
-                paths[f"{key} listener"] = w.color_of_target_group(tg) if tg else None
-        else:
-            for key in TRAFFIC_KEYS:
-                arn = w.rule_arns.get(key)
-                if arn is None:
-                    continue
-                if arn in missing_rules or arn not in rules:
-                    missing.append(f"{key} rule")
-                    continue
-                tg = _forward_target(rules[arn].get("Actions", []))
-                paths[f"{key} rule"] = w.color_of_target_group(tg) if tg else None
+        for key in TRAFFIC_KEYS:
+            arn = arns.get(key)
+            if arn is None:
+                continue
+            if arn in gone or arn not in found:
+                missing.append(f"{key} {kind}")
+                continue
+            tg = _forward_target(found[arn].get(actions_key, []))
+            paths[f"{key} {kind}"] = w.color_of_target_group(tg) if tg else None
         return Routing(paths=paths, missing=tuple(missing))

@@ -22,6 +22,7 @@ from typing import Any
 
 from python_terraform import IsFlagged, Terraform
 
+from bgctl import REPO_ROOT
 from bgctl.errors import TerraformError
 
 DEFAULT_TIMEOUT = 900.0
@@ -223,3 +224,15 @@ def aws_provider_available(binary: str | Path, *, timeout: float = 30.0) -> tupl
                 reason = f"{reason} ({why.rstrip(':')})"
             return False, f"the hashicorp/aws provider cannot be installed: {reason}"
     return True, "the hashicorp/aws provider can be installed"
+
+
+def default_binary() -> str:
+    """``BLUEGREEN_TERRAFORM`` if set, else what ``scripts/terraform-bin`` picks (PATH when it matches
+    ``.terraform-version``, else the pinned 1.0.3 in ``.tools``)."""
+    explicit = os.environ.get("BLUEGREEN_TERRAFORM")
+    if explicit:
+        return explicit
+    out = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "terraform-bin")], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip() or "terraform"

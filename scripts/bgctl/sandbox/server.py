@@ -6,13 +6,14 @@ moto is a development dependency, imported only inside the functions that need i
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import urllib.request
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from bgctl.health import is_loopback
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
@@ -40,16 +41,7 @@ REAL_AWS_VARS: tuple[str, ...] = (
 )
 
 
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and addresses in 127.0.0.0/8 (or ::1)."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback_host = is_loopback  # one definition of "loopback" for the tool and its sandbox
 
 
 def require_loopback_url(url: str, what: str = "URL") -> str:
