@@ -19,7 +19,7 @@ from bgctl import REPO_ROOT
 from bgctl.errors import PlanGuardError, RefusedError, TerraformError
 from bgctl.planguard import GuardPolicy, TrafficRule
 from bgctl.plansummary import render_summary, summary_from_plan
-from bgctl.terraform import TerraformRoot, aws_provider_available, default_binary
+from bgctl.terraform import TerraformRoot, default_binary, try_init
 from bgctl.tfswitch import COLOR_FILE, apply_switch, plan_switch
 
 pytestmark = pytest.mark.terraform
@@ -122,10 +122,18 @@ def test_color_file_mismatch_and_invalid_color(root, tmp_path):
         root.plan_to_file(tmp_path / "y.tfplan", {"active_color": "purple"})
 
 
-def test_aws_provider_probe_answers_in_one_line(binary):
-    ok, reason = aws_provider_available(binary, timeout=60)
-    assert isinstance(ok, bool)
-    assert reason and "\n" not in reason
-    missing_ok, missing_reason = aws_provider_available("/nonexistent/terraform")
+def test_try_init_says_in_one_line_why_terraform_cannot_run(binary, tmp_path):
+    probe = tmp_path / "aws"
+    probe.mkdir()
+    (probe / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+    )
+    ok, reason = try_init(TerraformRoot(probe, binary, plugin_dir=PLUGIN_DIR), backend=False)
+    assert not ok  # the AWS provider is not in the plugin directory (and no registry is reachable)
+    assert reason.startswith(f"terraform init failed in {probe}: ") and "\n" not in reason
+    missing_ok, missing_reason = try_init(TerraformRoot(probe, "/nonexistent/terraform"))
     assert not missing_ok
     assert "cannot run terraform" in missing_reason
+    null_root = tmp_path / "null"
+    shutil.copytree(FIXTURE_ROOT, null_root)
+    assert try_init(TerraformRoot(null_root, binary, plugin_dir=PLUGIN_DIR)) == (True, "")

@@ -94,3 +94,22 @@ def test_plan_fallback_prints_what_switch_dry_run_prints(sandbox, tmp_path, monk
         "would be REFUSED: refusing to switch prod to green: green has no healthy instances" in line
         for line in dry
     )
+
+
+def test_terraform_driver_is_refused_before_any_change_against_the_sandbox(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("BLUEGREEN_ENVS_DIR", str(copy_envs(tmp_path)))
+    code = main(["--env", "beta", "deploy", "gh-105", "--via", "terraform", "--skip-confirmation"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the terraform switch driver cannot run here: AWS_ENDPOINT_URL points at a local endpoint" in err
+    assert "use --via api" in err
+    clients = sandbox.clients
+    group = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["beta-green"])
+    assert group["AutoScalingGroups"][0]["DesiredCapacity"] == 0
+    assert (
+        clients.ssm.get_parameter(Name="/compiler-explorer/beta/green/version")["Parameter"]["Value"]
+        == "none"
+    )
+    assert not clients.ssm.get_parameters(Names=["/compiler-explorer/beta/lock"])["Parameters"]

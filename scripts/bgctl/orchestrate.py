@@ -519,7 +519,7 @@ def deploy(
         if not ctx.prompter.confirm(f"Scale {target} to 0 first and deploy fresh instances of {version}?"):
             raise RefusedError("deployment cancelled; nothing changed")
         outcome.notes.append(f"replaced the {len(target_cs.instances)} existing {target} instance(s)")
-    ctx.driver.check_available()
+    ctx.driver.check_available(ctx.env)
     if dry_run:
         outcome.health = ColorHealth.unknown(
             target, f"{want} new instance(s) of {version} not launched (dry run)"
@@ -609,7 +609,7 @@ def switch(
             outcome.notes.append(f"⚠️  the real {operation} would be REFUSED: {exc.message}")
     else:
         outcome.notes += switch_gate(ctx, st, to_color, force=force)
-    ctx.driver.check_available()
+    ctx.driver.check_available(ctx.env)
     outcome.changes = planned_changes(st, to_color, ctx.envs_dir)
     outcome.health = color_health(st.colors[to_color])
     if dry_run:

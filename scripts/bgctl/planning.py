@@ -18,7 +18,7 @@ from bgctl.planguard import parse_plan
 from bgctl.plansummary import SwitchSummary, summary_from_dry_run, summary_from_plan
 from bgctl.state import EnvState
 from bgctl.switching import planned_changes
-from bgctl.terraform import TerraformRoot, aws_provider_available
+from bgctl.terraform import TerraformRoot, try_init
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,9 @@ def plan_env(
     root_dir = envs_dir / st.env
     target = color or read_active_color(root_dir)
     health = color_health(st.colors[target]) if target in st.colors else None
-    available, reason = aws_provider_available(binary)
+    root = TerraformRoot(root_dir, binary=binary, plugin_dir=plugin_dir)
+    available, reason = try_init(root)
     if available:
-        root = TerraformRoot(root_dir, binary=binary, plugin_dir=plugin_dir)
-        root.init(backend=True)
         with tempfile.TemporaryDirectory(prefix="bluegreen-plan-") as tmp:
             planfile = root.plan_to_file(Path(tmp) / "plan.tfplan", {"active_color": target})
             report = parse_plan(root.show_json(planfile))

@@ -21,6 +21,8 @@ from bgctl.errors import TerraformError, WiringError
 from bgctl.ops import record_active
 from bgctl.plansummary import TrafficChange
 from bgctl.state import EnvState
+from bgctl.terraform import TerraformRoot, try_init
+from bgctl.tfswitch import apply_switch, plan_switch
 from bgctl.wiring import Wiring, active_color_param, active_tg_param
 
 
@@ -74,7 +76,7 @@ def planned_changes(st: EnvState, to_color: str, envs_dir: Path) -> list[Traffic
 class SwitchDriver(Protocol):
     name: str
 
-    def check_available(self) -> None:
+    def check_available(self, env: str) -> None:
         """Raise before any mutation when this driver cannot run here."""
 
     def switch(self, wiring: Wiring, to_color: str) -> None:
@@ -88,7 +90,7 @@ class ApiDriver:
         self.clients = clients
         self.envs_dir = envs_dir
 
-    def check_available(self) -> None:
+    def check_available(self, env: str) -> None:
         return None
 
     def switch(self, wiring: Wiring, to_color: str) -> None:
@@ -120,10 +122,11 @@ class TerraformDriver:
         self.binary = binary
         self.plugin_dir = plugin_dir
 
-    def check_available(self) -> None:
-        from bgctl.terraform import aws_provider_available
+    def _root(self, env: str) -> TerraformRoot:
+        return TerraformRoot(self.envs_dir / env, binary=self.binary, plugin_dir=self.plugin_dir)
 
-        ok, reason = aws_provider_available(self.binary)
+    def check_available(self, env: str) -> None:
+        ok, reason = try_init(self._root(env))
         if not ok:
             raise TerraformError(
                 f"the terraform switch driver cannot run here: {reason}",
@@ -131,14 +134,11 @@ class TerraformDriver:
             )
 
     def switch(self, wiring: Wiring, to_color: str) -> None:
-        from bgctl.terraform import TerraformRoot
-        from bgctl.tfswitch import apply_switch, plan_switch
-
         root_dir = self.envs_dir / wiring.environment
         previous = read_active_color(root_dir)
         write_active_color(root_dir, to_color)
         try:
-            root = TerraformRoot(root_dir, binary=self.binary, plugin_dir=self.plugin_dir)
+            root = self._root(wiring.environment)
             root.init(backend=True)
             with tempfile.TemporaryDirectory(prefix="bluegreen-plan-") as tmp:
                 planfile = Path(tmp) / "switch.tfplan"

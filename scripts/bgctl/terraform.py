@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,38 +191,41 @@ class TerraformRoot:
         return {str(name): entry.get("value") for name, entry in doc.items()}
 
 
-_AWS_PROBE = """terraform {
-  required_providers {
-    aws = {
-      source = "hashicorp/aws"
-    }
-  }
-}
-"""
+def _one_line(exc: TerraformError) -> str:
+    """The error of a failed command on one line (the reason, with the connection failure if any)."""
+    lines = [line.strip(" │╷╵") for line in exc.message.splitlines()[1:]]
+    lines = [line for line in lines if line]
+    error = next((ln for ln in lines if ln.startswith("Error:")), lines[0] if lines else exc.message)
+    why = next((ln for ln in lines if "could not connect" in ln.lower()), "")
+    reason = error.removeprefix("Error: ").rstrip(".")
+    return f"{reason} ({why.rstrip(':')})" if why else reason
 
 
-def aws_provider_available(binary: str | Path, *, timeout: float = 30.0) -> tuple[bool, str]:
-    """Can ``hashicorp/aws`` be initialised here? Returns (available, one-line reason).
+LOCAL_ENDPOINT_REASON = (
+    "AWS_ENDPOINT_URL points at a local endpoint (the sandbox), which Terraform's AWS provider and S3 "
+    "backend would not use"
+)
 
-    Runs ``terraform init -backend=false`` on a one-provider root in a temporary directory (honouring
-    the user's CLI config and plugin cache) with a short deadline.
+
+def try_init(root: TerraformRoot, *, backend: bool = True) -> tuple[bool, str]:
+    """Initialise ``root`` (providers, and the backend unless ``backend`` is False).
+
+    Returns (True, "") or (False, one-line reason): where the AWS provider cannot be installed (machines
+    that reach only package registries, the sandbox) this is how a switch or plan learns it cannot use
+    Terraform, before anything changes. ``init`` is what the switch needs first anyway, and it is
+    cached in the root's ``.terraform`` directory, so nothing is downloaded twice.
     """
-    binary = str(binary)
-    with tempfile.TemporaryDirectory(prefix="bgctl-aws-probe-") as tmp:
-        Path(tmp, "main.tf").write_text(_AWS_PROBE, encoding="utf-8")
-        root = TerraformRoot(Path(tmp), binary, timeout=timeout)
+    from bgctl.health import local_endpoint
+
+    if local_endpoint():
+        return False, LOCAL_ENDPOINT_REASON
+    # Providers first, without the backend: where they cannot be installed nothing contacts the state.
+    for with_backend in (False, True) if backend else (False,):
         try:
-            root.init(backend=False)
+            root.init(backend=with_backend)
         except TerraformError as exc:
-            lines = [line.strip(" │╷╵") for line in exc.message.splitlines()[1:]]
-            lines = [line for line in lines if line]
-            error = next((ln for ln in lines if ln.startswith("Error:")), lines[0] if lines else exc.message)
-            why = next((ln for ln in lines if "could not connect" in ln.lower()), "")
-            reason = error.removeprefix("Error: ").rstrip(".")
-            if why:
-                reason = f"{reason} ({why.rstrip(':')})"
-            return False, f"the hashicorp/aws provider cannot be installed: {reason}"
-    return True, "the hashicorp/aws provider can be installed"
+            return False, f"terraform init failed in {root.working_dir}: {_one_line(exc)}"
+    return True, ""
 
 
 def default_binary() -> str:
