@@ -1,0 +1,403 @@
+"""``make bench``: AWS API calls and wall time of ``status --all`` against the sandbox.
+
+Starts a sandbox (moto and the instances' health server, both on 127.0.0.1) and measures
+``StateReader.read`` (what ``status --all`` does; ``read + render`` adds ``render.all_table``) for
+
+* the nine real environments of ``terraform/envs``, and
+* a synthetic fleet (default 90 environments x 40 instances, as issue 4 asks),
+
+each once with HTTP probes and once without. AWS calls are counted with botocore event handlers on
+every client the reader uses: ``before-call`` fires once per API call (every page of a paginated call
+counts), ``before-send`` once per HTTP attempt, so attempts minus calls are retries.
+
+    python -m bgctl.bench            # 9 envs and 90 x 40, median of 3 runs
+    python -m bgctl.bench --quick    # smoke run: 10 x 5, one run
+
+The moto server runs in this process (a thread), so wall times include moto's own work and compete for
+the GIL with the reader; they compare runs with each other, not with AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgctl.aws import RETRY_CONFIG, Clients
+from bgctl.health import HttpChecker, HttpResult, Target
+from bgctl.state import EnvState, StateReader
+
+DEFAULT_ENVS = 90
+DEFAULT_INSTANCES = 40
+DEFAULT_RUNS = 3
+QUICK_ENVS = 10
+QUICK_INSTANCES = 5
+
+
+# --------------------------------------------------------------------------------------------------
+# Counting
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallCounts:
+    """AWS API calls by ``service:Operation`` (``calls``) and HTTP attempts including retries."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def retries(self) -> int:
+        return sum(self.attempts.values()) - self.total
+
+
+class CallCounter:
+    """Counts the API calls made through a ``Clients`` (thread-safe: target health runs concurrently).
+
+    Attach with ``with CallCounter.on(clients) as counter:``; ``counter.counts()`` is a snapshot and
+    ``counter.reset()`` starts over. Labels use the Clients field name: ``elbv2:DescribeTargetHealth``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+        self._attached: list[tuple[Any, str]] = []
+
+    def _handler(self, target: Counter[str], service: str) -> Callable[..., None]:
+        def handle(event_name: str = "", **_: Any) -> None:
+            # Returning anything but None from these events would short-circuit the call.
+            operation = event_name.rsplit(".", 1)[-1]
+            with self._lock:
+                target[f"{service}:{operation}"] += 1
+
+        return handle
+
+    def attach(self, clients: Clients) -> None:
+        for f in dataclasses.fields(clients):
+            client = getattr(clients, f.name)
+            events = client.meta.events
+            for event, target in (("before-call", self._calls), ("before-send", self._attempts)):
+                unique_id = f"bgctl-bench-{id(self)}-{event}-{f.name}"
+                events.register(event, self._handler(target, f.name), unique_id=unique_id)
+                self._attached.append((events, f"{event}|{unique_id}"))
+
+    def detach(self) -> None:
+        for events, key in self._attached:
+            event, unique_id = key.split("|", 1)
+            events.unregister(event, unique_id=unique_id)
+        self._attached.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._attempts.clear()
+
+    def counts(self) -> CallCounts:
+        with self._lock:
+            return CallCounts(dict(self._calls), dict(self._attempts))
+
+    @classmethod
+    @contextmanager
+    def on(cls, clients: Clients) -> Iterator[CallCounter]:
+        counter = cls()
+        counter.attach(clients)
+        try:
+            yield counter
+        finally:
+            counter.detach()
+
+
+class CountingChecker(HttpChecker):
+    """An HttpChecker that counts the probes it sends (skipped ones included)."""
+
+    def __init__(self, template: str | None, **kwargs: Any) -> None:
+        super().__init__(template, **kwargs)
+        self._lock = threading.Lock()
+        self.probes = 0
+
+    def probe(self, target: Target) -> HttpResult:
+        with self._lock:
+            self.probes += 1
+        return super().probe(target)
+
+
+def reader_clients(endpoint_url: str) -> Clients:
+    """Clients like the CLI's (``bgctl.aws.RETRY_CONFIG``), aimed at a loopback endpoint, fake keys."""
+    import boto3
+
+    from bgctl.sandbox.server import FAKE_AWS_ENV, REGION, require_loopback_url
+
+    require_loopback_url(endpoint_url, "endpoint")
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+    return Clients(
+        autoscaling=session.client("autoscaling", endpoint_url=endpoint_url, config=RETRY_CONFIG),
+        elbv2=session.client("elbv2", endpoint_url=endpoint_url, config=RETRY_CONFIG),
+        ssm=session.client("ssm", endpoint_url=endpoint_url, config=RETRY_CONFIG),
+        s3=session.client("s3", endpoint_url=endpoint_url, config=RETRY_CONFIG),
+        ec2=session.client("ec2", endpoint_url=endpoint_url, config=RETRY_CONFIG),
+    )
+
+
+def count_read(
+    reader: StateReader, envs: Sequence[str], *, probe_http: bool = False
+) -> tuple[dict[str, EnvState], CallCounts]:
+    """One ``reader.read(envs)`` and the AWS calls it made."""
+    with CallCounter.on(reader.clients) as counter:
+        states = reader.read(envs, probe_http=probe_http)
+    return states, counter.counts()
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Measurement:
+    label: str
+    envs: int
+    instances: int  # instances the reader saw (both colors)
+    probe_http: bool
+    read_s: list[float]
+    total_s: list[float]  # read + render.all_table
+    counts: CallCounts
+    counts_stable: bool  # every run made the same calls
+    probes: int  # HTTP probes sent per run
+    http_ok: int
+    peak_traced_kib: int | None
+
+    @property
+    def read_median(self) -> float:
+        return statistics.median(self.read_s)
+
+    @property
+    def total_median(self) -> float:
+        return statistics.median(self.total_s)
+
+    @property
+    def calls_per_env(self) -> float:
+        return self.counts.total / self.envs if self.envs else 0.0
+
+
+def measure(
+    label: str,
+    clients: Clients,
+    envs: Sequence[str],
+    *,
+    health_template: str | None,
+    probe_http: bool,
+    runs: int = DEFAULT_RUNS,
+    trace_memory: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Measurement:
+    """Time ``runs`` reads and count their calls; with ``trace_memory`` one more read under tracemalloc
+    (slow: moto serves from this process and is traced too)."""
+    from bgctl import render
+
+    checker = CountingChecker(health_template, loopback_only=True)
+    reader = StateReader(clients, checker)
+    read_s: list[float] = []
+    total_s: list[float] = []
+    seen: list[CallCounts] = []
+    probes: list[int] = []
+    states: dict[str, EnvState] = {}
+    with CallCounter.on(clients) as counter:
+        for _ in range(max(1, runs)):
+            counter.reset()
+            checker.probes = 0
+            started = time.perf_counter()
+            states = reader.read(envs, probe_http=probe_http)
+            read_done = time.perf_counter()
+            render.all_table(list(states.values()))
+            finished = time.perf_counter()
+            read_s.append(read_done - started)
+            total_s.append(finished - started)
+            seen.append(counter.counts())
+            probes.append(checker.probes)
+            if progress is not None:
+                progress(f"{label}: run {len(read_s)}: {read_s[-1]:.2f} s, {seen[-1].total} calls")
+    peak: int | None = None
+    if trace_memory:
+        tracemalloc.start()
+        try:
+            reader.read(envs, probe_http=probe_http)
+            peak = tracemalloc.get_traced_memory()[1] // 1024
+        finally:
+            tracemalloc.stop()
+    instances = sum(len(cs.instances) for st in states.values() for cs in st.colors.values())
+    http_ok = sum(cs.http_ok for st in states.values() for cs in st.colors.values())
+    return Measurement(
+        label=label,
+        envs=len(envs),
+        instances=instances,
+        probe_http=probe_http,
+        read_s=read_s,
+        total_s=total_s,
+        counts=seen[-1],
+        counts_stable=all(c.calls == seen[0].calls for c in seen),
+        probes=max(probes),
+        http_ok=http_ok,
+        peak_traced_kib=peak,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Printing
+# --------------------------------------------------------------------------------------------------
+def _table(rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+
+    def line(r: list[str]) -> str:
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(rows[0]), "  ".join("-" * w for w in widths), *[line(r) for r in rows[1:]]])
+
+
+def summary_table(results: list[Measurement]) -> str:
+    rows = [
+        [
+            "scenario",
+            "envs",
+            "instances",
+            "http probes",
+            "read s",
+            "read+render s",
+            "AWS calls",
+            "calls/env",
+            "retries",
+            "traced peak",
+        ]
+    ]
+    for m in results:
+        rows.append(
+            [
+                m.label,
+                str(m.envs),
+                str(m.instances),
+                f"{m.probes} ({m.http_ok} ok)" if m.probe_http else "off",
+                f"{m.read_median:.3f}",
+                f"{m.total_median:.3f}",
+                str(m.counts.total) + ("" if m.counts_stable else " (varied)"),
+                f"{m.calls_per_env:.2f}",
+                str(m.counts.retries),
+                f"{m.peak_traced_kib / 1024:.1f} MiB" if m.peak_traced_kib is not None else "-",
+            ]
+        )
+    return _table(rows, right=set(range(1, 10)))
+
+
+def operations_table(results: list[Measurement]) -> str:
+    ops = sorted({op for m in results for op in m.counts.calls})
+    rows = [["AWS calls by operation", *[m.label for m in results]]]
+    rows += [[op, *[str(m.counts.calls.get(op, 0)) for m in results]] for op in ops]
+    rows.append(["total", *[str(m.counts.total) for m in results]])
+    return _table(rows, right=set(range(1, len(results) + 1)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------------
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bgctl.bench",
+        description="AWS calls and wall time of `status --all` (StateReader.read) against the sandbox.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"smoke run: {QUICK_ENVS} x {QUICK_INSTANCES}, 1 run"
+    )
+    parser.add_argument("--envs", type=int, default=None, help=f"synthetic environments ({DEFAULT_ENVS})")
+    parser.add_argument("--instances", type=int, default=None, help=f"instances each ({DEFAULT_INSTANCES})")
+    parser.add_argument("--runs", type=int, default=None, help=f"timed runs, median shown ({DEFAULT_RUNS})")
+    parser.add_argument(
+        "--memory", action="store_true", help="one more read per scenario under tracemalloc (slow)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    n_envs = args.envs if args.envs is not None else (QUICK_ENVS if args.quick else DEFAULT_ENVS)
+    n_inst = (
+        args.instances
+        if args.instances is not None
+        else (QUICK_INSTANCES if args.quick else DEFAULT_INSTANCES)
+    )
+    runs = args.runs if args.runs is not None else (1 if args.quick else DEFAULT_RUNS)
+
+    from bgctl.sandbox import Sandbox
+
+    def say(message: str) -> None:
+        print(f"  {message}", flush=True)
+
+    print("bluegreen bench: StateReader.read (= status --all) against the sandbox on 127.0.0.1", flush=True)
+    print(f"timed runs per scenario: {runs} (median shown); each scenario without and with HTTP probes")
+    results: list[Measurement] = []
+    setup: list[tuple[str, float]] = []
+    started = time.perf_counter()
+    with Sandbox() as sb:
+        setup.append(("sandbox start + 9-env topology", time.perf_counter() - started))
+        say(f"setup: {setup[-1][0]}: {setup[-1][1]:.1f} s")
+        sb.apply_environ()  # this process now talks only to the sandbox (as `status --all` would)
+        clients = reader_clients(sb.endpoint_url)
+
+        def scenarios(name: str, envs: list[str]) -> None:
+            for probe in (False, True):
+                label = name + (" +http" if probe else "")
+                measured = measure(
+                    label,
+                    clients,
+                    envs,
+                    health_template=sb.health_url_template,
+                    probe_http=probe,
+                    runs=runs,
+                    trace_memory=args.memory,
+                    progress=say,
+                )
+                results.append(measured)
+
+        real = sorted(sb.resources)
+        scenarios(f"{len(real)} envs", real)
+        t0 = time.perf_counter()
+        synthetic = sorted(sb.build_synthetic(n_envs, n_inst))
+        setup.append((f"synthetic topology {n_envs} envs x {n_inst} instances", time.perf_counter() - t0))
+        say(f"setup: {setup[-1][0]}: {setup[-1][1]:.1f} s")
+        scenarios(f"{n_envs}x{n_inst}", synthetic)
+
+    print()
+    print(summary_table(results))
+    print()
+    print(operations_table(results))
+    print()
+    for what, seconds in setup:
+        print(f"setup: {what}: {seconds:.1f} s")
+    maxrss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS: {maxrss_mib:.0f} MiB (includes the in-process moto server)")
+    print(
+        "read s: StateReader.read; read+render s: plus render.all_table (medians). moto serves from this\n"
+        "process, so times include moto's own work. traced peak (--memory): tracemalloc peak of one extra\n"
+        "read, moto's allocations included. AWS calls: botocore before-call events on the reader's clients\n"
+        "(every page counts); retries: before-send attempts minus calls. HTTP probes go only to the\n"
+        "sandbox's loopback health server."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
