@@ -12,6 +12,7 @@ from bgctl import REPO_ROOT
 TERRAFORM = REPO_ROOT / "terraform"
 ENVS = TERRAFORM / "envs"
 MODULE = TERRAFORM / "modules" / "blue_green"
+MODULES = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
 SHARED = TERRAFORM / "shared"
 
 
@@ -19,26 +20,35 @@ def _ok(problems: list[str]) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_every_environment_root_exists_and_calls_the_module() -> None:
+def test_every_environment_root_exists_and_calls_the_modules() -> None:
     _ok(tc.check_env_roots(ENVS))
 
 
+def test_the_modules_include_blue_green_and_shared_lookups() -> None:
+    assert {"blue_green", "shared_lookups"} <= {p.name for p in MODULES}, MODULES
+
+
 def test_module_calls_pass_all_required_inputs_and_no_unknown_ones() -> None:
-    _ok(tc.check_module_inputs(ENVS, MODULE))
+    _ok(tc.check_module_inputs(ENVS))
 
 
 def test_literal_values_match_types_and_pass_validation() -> None:
-    _ok(tc.check_literal_values(ENVS, MODULE))
+    _ok(tc.check_literal_values(ENVS))
 
 
-def test_every_module_validation_has_a_checker() -> None:
-    _ok(tc.check_validation_coverage(MODULE))
+def test_shared_pieces_are_looked_up_only_through_the_shared_module() -> None:
+    _ok(tc.check_shared_lookups(ENVS))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_every_module_validation_has_a_checker(module: Path) -> None:
+    _ok(tc.check_validation_coverage(module))
 
 
 def test_every_variable_has_description_and_type() -> None:
     from bgctl.envspec import module_variables
 
-    for directory in (MODULE, *tc.env_dirs(ENVS)):
+    for directory in (*MODULES, *tc.env_dirs(ENVS)):
         for name, body in module_variables(directory).items():
             assert body.get("description"), f"{directory.name}: variable {name} has no description"
             assert body.get("type"), f"{directory.name}: variable {name} has no type"
@@ -48,8 +58,9 @@ def test_color_files_pass_the_active_color_validation() -> None:
     _ok(tc.check_color_files(ENVS, MODULE))
 
 
-def test_active_color_is_referenced_only_by_traffic_and_color_parameters() -> None:
-    _ok(tc.check_active_color_references(MODULE))
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_active_color_is_referenced_only_by_traffic_and_color_parameters(module: Path) -> None:
+    _ok(tc.check_active_color_references(module))
 
 
 def test_environment_roots_use_active_color_only_for_the_module_input() -> None:
@@ -60,9 +71,9 @@ def test_path_patterns_and_priorities_are_unique_across_environments() -> None:
     _ok(tc.check_routing_unique(ENVS))
 
 
-@pytest.mark.parametrize("directory", [MODULE, SHARED, *tc.env_dirs(ENVS)], ids=lambda p: p.name)
+@pytest.mark.parametrize("directory", [*MODULES, SHARED, *tc.env_dirs(ENVS)], ids=lambda p: p.name)
 def test_version_constraints_are_pinned(directory: Path) -> None:
-    _ok(tc.check_version_pins(directory, root=directory != MODULE))
+    _ok(tc.check_version_pins(directory, root=directory not in MODULES))
 
 
 @pytest.mark.parametrize("directory", [SHARED, *tc.env_dirs(ENVS)], ids=lambda p: p.name)

@@ -30,6 +30,10 @@ ENVIRONMENTS = (
 )
 MODULE_NAME = "blue_green"
 MODULE_SOURCE = "../../modules/blue_green"
+SHARED_NAME = "shared"
+SHARED_SOURCE = "../../modules/shared_lookups"
+# The module calls every environment root makes: call name -> source (relative to the root).
+ROOT_CALLS = {MODULE_NAME: MODULE_SOURCE, SHARED_NAME: SHARED_SOURCE}
 COLOR_FILE = "active_color.auto.tfvars.json"
 META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
 ACTIVE_COLOR = "var.active_color"
@@ -81,7 +85,8 @@ def module_calls(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def check_env_roots(envs_dir: Path, expected: tuple[str, ...] = ENVIRONMENTS) -> list[str]:
-    """Every expected environment has a root that calls the module with the relative source."""
+    """Every expected environment has a root that calls blue_green and shared_lookups (as "shared")
+    with their relative sources."""
     problems: list[str] = []
     present = {p.name for p in env_dirs(envs_dir)}
     for env in expected:
@@ -93,38 +98,104 @@ def check_env_roots(envs_dir: Path, expected: tuple[str, ...] = ENVIRONMENTS) ->
             if not (root / name).is_file():
                 problems.append(f"env {env}: {name} is missing")
         calls = module_calls(root)
-        if MODULE_NAME not in calls:
-            problems.append(f"env {env}: does not call module {MODULE_NAME!r}")
-        elif calls[MODULE_NAME].get("source") != MODULE_SOURCE:
-            problems.append(
-                f"env {env}: module {MODULE_NAME!r} source is {calls[MODULE_NAME].get('source')!r}, "
-                f"expected {MODULE_SOURCE!r}"
-            )
+        for name, source in ROOT_CALLS.items():
+            if name not in calls:
+                problems.append(f"env {env}: does not call module {name!r}")
+            elif calls[name].get("source") != source:
+                problems.append(
+                    f"env {env}: module {name!r} source is {calls[name].get('source')!r}, expected {source!r}"
+                )
     problems.extend(
         f"env {extra}: unexpected root (not one of the nine)" for extra in present - set(expected)
     )
     return problems
 
 
-def check_module_inputs(envs_dir: Path, module_dir: Path) -> list[str]:
-    """Each call passes every required input (no default) and nothing the module does not declare."""
-    variables = module_variables(module_dir)
-    required = sorted(name for name, body in variables.items() if "default" not in body)
-    problems: list[str] = []
+def called_module_dir(root: Path, name: str, call: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """The directory of the module a call names in ``source`` (resolved against the calling root), or
+    None and why not: only local modules (./ or ../) can be read, and the directory must hold .tf files."""
+    source = call.get("source")
+    if not isinstance(source, str) or not source.startswith(("./", "../")):
+        return None, (
+            f"env {root.name}: module {name} source {source!r} is not a local path (./ or ../); the "
+            "contract reads the called module's variables.tf and cannot check it"
+        )
+    directory = (root / source).resolve()
+    if not directory.is_dir() or not any(directory.glob("*.tf")):
+        return (
+            None,
+            f"env {root.name}: module {name} source {source!r} is not a module directory ({directory})",
+        )
+    return directory, None
+
+
+def _calls_with_variables(
+    envs_dir: Path, problems: list[str]
+) -> Iterator[tuple[Path, str, dict[str, Any], dict[str, dict[str, Any]]]]:
+    """(root, call name, arguments, the called module's variables) for every module call of every
+    environment root; calls whose module cannot be read are reported in ``problems`` and skipped."""
     for root in env_dirs(envs_dir):
-        call = module_calls(root).get(MODULE_NAME)
-        if call is None:
-            continue
+        for name, call in sorted(module_calls(root).items()):
+            directory, problem = called_module_dir(root, name, call)
+            if directory is None:
+                problems.append(str(problem))
+                continue
+            yield root, name, call, module_variables(directory)
+
+
+def check_module_inputs(envs_dir: Path) -> list[str]:
+    """Every module call of every root passes each required input (no default) of the module its
+    ``source`` names, and nothing that module does not declare."""
+    problems: list[str] = []
+    for root, name, call, variables in _calls_with_variables(envs_dir, problems):
+        required = sorted(v for v, body in variables.items() if "default" not in body)
         passed = set(call) - META_ARGUMENTS
         problems.extend(
-            f"env {root.name}: module {MODULE_NAME} input {name!r} is required (no default) but not passed"
-            for name in required
-            if name not in passed
+            f"env {root.name}: module {name} input {v!r} is required (no default) but not passed"
+            for v in required
+            if v not in passed
         )
         problems.extend(
-            f"env {root.name}: module {MODULE_NAME} has no input {name!r} (unknown argument)"
-            for name in sorted(passed - set(variables))
+            f"env {root.name}: module {name} has no input {v!r} (unknown argument)"
+            for v in sorted(passed - set(variables))
         )
+    return problems
+
+
+def check_shared_lookups(envs_dir: Path) -> list[str]:
+    """Shared pieces are found only through module "shared": a root looks up the listeners exactly
+    when it adds path rules to them (prod creates them and must not read them back), and no root
+    declares a data source of a type the shared_lookups module already reads."""
+    problems: list[str] = []
+    for root in env_dirs(envs_dir):
+        calls = module_calls(root)
+        shared = calls.get(SHARED_NAME)
+        if shared is None:
+            continue  # check_env_roots names the missing call
+        routing = calls.get(MODULE_NAME, {}).get("routing", "path_rule")
+        lookup = shared.get("lookup_listeners")
+        if not isinstance(lookup, bool):
+            problems.append(
+                f"env {root.name}: module {SHARED_NAME} lookup_listeners must be a literal true or false"
+            )
+        elif lookup != (routing == "path_rule"):
+            problems.append(
+                f"env {root.name}: module {SHARED_NAME} lookup_listeners = {str(lookup).lower()} but routing "
+                f"is {routing!r}; expected {str(routing == 'path_rule').lower()} (path environments read the "
+                "listeners, prod creates them)"
+            )
+        directory, _ = called_module_dir(root, SHARED_NAME, shared)
+        if directory is None:
+            continue  # check_module_inputs names it
+        shared_types = {t for block in load_hcl_dir(directory).get("data", []) for t in block}
+        for block in load_hcl_dir(root).get("data", []):
+            for dtype, named in block.items():
+                if dtype in shared_types:
+                    problems.extend(
+                        f"env {root.name}: data.{dtype}.{dname} repeats a lookup of module {SHARED_NAME} "
+                        f"({SHARED_SOURCE}); use its outputs"
+                        for dname in named
+                    )
     return problems
 
 
@@ -217,26 +288,21 @@ def check_validation_coverage(module_dir: Path) -> list[str]:
     ]
 
 
-def check_literal_values(envs_dir: Path, module_dir: Path) -> list[str]:
-    """Literal module arguments match the declared type and pass the module's validation rules."""
-    variables = module_variables(module_dir)
+def check_literal_values(envs_dir: Path) -> list[str]:
+    """Literal arguments of every module call match the called module's declared type and pass its
+    validation rules."""
     problems: list[str] = []
-    for root in env_dirs(envs_dir):
-        call = module_calls(root).get(MODULE_NAME)
-        if call is None:
-            continue
+    for root, call_name, call, variables in _calls_with_variables(envs_dir, problems):
         for name, value in call.items():
             if name in META_ARGUMENTS or name not in variables or not is_literal(value):
                 continue
+            where = f"env {root.name}: module {call_name} input {name} = {value!r}"
             type_expr = str(variables[name].get("type", "any"))
             if not type_matches(value, type_expr):
-                problems.append(
-                    f"env {root.name}: input {name} = {value!r} does not match type {_strip_expr(type_expr)}"
-                )
+                problems.append(f"{where} does not match type {_strip_expr(type_expr)}")
                 continue
             problems.extend(
-                f"env {root.name}: input {name} = {value!r} fails validation: {message}"
-                for message in validate_value(variables, name, value)
+                f"{where} fails validation: {message}" for message in validate_value(variables, name, value)
             )
     return problems
 

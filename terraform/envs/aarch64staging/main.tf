@@ -1,42 +1,13 @@
 # aarch64staging. AArch64 staging: /aarch64staging* on the shared ALB, SQS backlog scaling (3 messages per instance).
-# Shared pieces come from data sources: terraform/shared (ALB, security group, instance profile)
-# and terraform/envs/prod (the listeners) must have been applied first.
+# Shared pieces come from module "shared" (modules/shared_lookups, lookups only): terraform/shared
+# (ALB, security group, instance profile) and terraform/envs/prod (the listeners) must have been
+# applied first.
 # Per-environment settings are literal module arguments: scripts/bgctl/envspec.py parses them.
 
-data "aws_vpc" "this" {
-  tags = {
-    Name = "CompilerExplorer"
-  }
-}
+module "shared" {
+  source = "../../modules/shared_lookups"
 
-data "aws_subnets" "instances" {
-  filter {
-    name   = "vpc-id"
-    values = [data.aws_vpc.this.id]
-  }
-
-  tags = {
-    Tier = "private"
-  }
-}
-
-data "aws_security_group" "instances" {
-  name   = "compiler-explorer-web"
-  vpc_id = data.aws_vpc.this.id
-}
-
-data "aws_lb" "shared" {
-  name = "compiler-explorer"
-}
-
-data "aws_lb_listener" "https" {
-  load_balancer_arn = data.aws_lb.shared.arn
-  port              = 443
-}
-
-data "aws_lb_listener" "http" {
-  load_balancer_arn = data.aws_lb.shared.arn
-  port              = 80
+  lookup_listeners = true
 }
 
 module "blue_green" {
@@ -46,15 +17,15 @@ module "blue_green" {
   active_color = var.active_color
 
   routing            = "path_rule"
-  https_listener_arn = data.aws_lb_listener.https.arn
-  http_listener_arn  = data.aws_lb_listener.http.arn
+  https_listener_arn = module.shared.https_listener_arn
+  http_listener_arn  = module.shared.http_listener_arn
   path_patterns      = ["/aarch64staging*"]
   rule_priority      = 50
 
-  vpc_id                    = data.aws_vpc.this.id
-  subnet_ids                = data.aws_subnets.instances.ids
-  security_group_ids        = [data.aws_security_group.instances.id]
-  iam_instance_profile_name = "compiler-explorer-web"
+  vpc_id                    = module.shared.vpc_id
+  subnet_ids                = module.shared.subnet_ids
+  security_group_ids        = [module.shared.security_group_id]
+  iam_instance_profile_name = module.shared.instance_profile_name
 
   os               = "linux"
   architecture     = "arm64"

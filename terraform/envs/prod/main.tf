@@ -1,32 +1,13 @@
 # prod. Production: the ALB's default action (HTTP and HTTPS) forwards to the active color.
-# Shared pieces come from data sources: terraform/shared (ALB, security group, instance profile)
-# and this root owns the listeners.
+# Shared pieces come from module "shared" (modules/shared_lookups, lookups only): terraform/shared
+# (ALB, security group, instance profile) must have been applied first. This root owns the
+# listeners, so it does not look them up (lookup_listeners = false).
 # Per-environment settings are literal module arguments: scripts/bgctl/envspec.py parses them.
 
-data "aws_vpc" "this" {
-  tags = {
-    Name = "CompilerExplorer"
-  }
-}
+module "shared" {
+  source = "../../modules/shared_lookups"
 
-data "aws_subnets" "instances" {
-  filter {
-    name   = "vpc-id"
-    values = [data.aws_vpc.this.id]
-  }
-
-  tags = {
-    Tier = "private"
-  }
-}
-
-data "aws_security_group" "instances" {
-  name   = "compiler-explorer-web"
-  vpc_id = data.aws_vpc.this.id
-}
-
-data "aws_lb" "shared" {
-  name = "compiler-explorer"
+  lookup_listeners = false
 }
 
 data "aws_acm_certificate" "this" {
@@ -42,13 +23,13 @@ module "blue_green" {
   active_color = var.active_color
 
   routing           = "listener_default"
-  load_balancer_arn = data.aws_lb.shared.arn
+  load_balancer_arn = module.shared.load_balancer_arn
   certificate_arn   = data.aws_acm_certificate.this.arn
 
-  vpc_id                    = data.aws_vpc.this.id
-  subnet_ids                = data.aws_subnets.instances.ids
-  security_group_ids        = [data.aws_security_group.instances.id]
-  iam_instance_profile_name = "compiler-explorer-web"
+  vpc_id                    = module.shared.vpc_id
+  subnet_ids                = module.shared.subnet_ids
+  security_group_ids        = [module.shared.security_group_id]
+  iam_instance_profile_name = module.shared.instance_profile_name
 
   os               = "linux"
   architecture     = "x86_64"
