@@ -205,7 +205,7 @@ def status(settings: Settings, detailed: bool, as_json: bool, all_envs: bool) ->
 
     envs = environment_names() if all_envs else [_require_env(settings)]
     clients = _clients()
-    states = _reader(clients, settings).read(envs)
+    states = _reader(clients, settings).read(envs, addresses=True if detailed or as_json else None)
     if as_json:
         doc: Any = (
             {e: render.status_json(s) for e, s in states.items()}

@@ -81,6 +81,10 @@ class HttpChecker:
     def from_env(cls) -> HttpChecker:
         return cls(os.environ.get(HEALTH_URL_ENV) or None)
 
+    @property
+    def uses_private_ip(self) -> bool:
+        return self.template is not None and "{private_ip}" in self.template
+
     def url_for(self, target: Target) -> str | None:
         if self.template is None:
             return None

@@ -272,7 +272,12 @@ class StateReader:
         return found, missing
 
     # -- assembly ----------------------------------------------------------------------------------
-    def read(self, envs: Iterable[str], *, probe_http: bool = True) -> dict[str, EnvState]:
+    def read(
+        self, envs: Iterable[str], *, probe_http: bool = True, addresses: bool | None = None
+    ) -> dict[str, EnvState]:
+        """Read ``envs``. Private addresses (the one call that grows with instances) are fetched only
+        when ``addresses`` is True, or by default when the HTTP probes need ``{private_ip}``."""
+        want_addresses = addresses if addresses is not None else probe_http and self.checker.uses_private_ip
         envs = list(envs)
         params = self._parameters(envs)
         wirings: dict[str, Wiring] = {}
@@ -300,14 +305,14 @@ class StateReader:
             [a for w in wirings.values() if w.is_default_action for a in w.listener_arns.values()],
         )
         instance_ids = [i["InstanceId"] for g in groups.values() for i in g.get("Instances", [])]
-        addresses = self._addresses(instance_ids) if instance_ids else {}
+        found_addresses = self._addresses(instance_ids) if instance_ids and want_addresses else {}
 
         targets: list[Target] = []
         for env, wired in wirings.items():
             for color in COLORS:
                 group = groups.get(wired.asg_names[color], {})
                 targets += [
-                    Target(i["InstanceId"], addresses.get(i["InstanceId"]), env, color)
+                    Target(i["InstanceId"], found_addresses.get(i["InstanceId"]), env, color)
                     for i in group.get("Instances", [])
                     if i.get("LifecycleState") == "InService"
                 ]
@@ -320,7 +325,9 @@ class StateReader:
             routing = Routing(paths={})
             if w is not None:
                 for color in COLORS:
-                    colors[color] = self._color_state(w, color, groups, tg_health, addresses, http, params)
+                    colors[color] = self._color_state(
+                        w, color, groups, tg_health, found_addresses, http, params
+                    )
                 routing = self._routing(w, rules, missing_rules, listeners, missing_listeners)
             states[env] = EnvState(
                 env=env,
@@ -337,8 +344,8 @@ class StateReader:
             )
         return states
 
-    def read_one(self, env: str, *, probe_http: bool = True) -> EnvState:
-        return self.read([env], probe_http=probe_http)[env]
+    def read_one(self, env: str, *, probe_http: bool = True, addresses: bool | None = None) -> EnvState:
+        return self.read([env], probe_http=probe_http, addresses=addresses)[env]
 
     def _file_color(self, env: str) -> str | None:
         root = self.envs_dir / env
