@@ -138,6 +138,11 @@ plan: ## Plan summary first, then the full plan: make plan ENV=prod [COLOR=green
 	$(call need,ENV,prod)
 	$(BG) --env $(ENV) plan $(if $(COLOR),--color $(COLOR)) $(ARGS)
 
+.PHONY: apply
+apply: ## Apply ENV's root as committed (the workflow's merge step): switches go through the health gates
+	$(call need,ENV,prod)
+	$(BG) --env $(ENV) apply $(ARGS)
+
 .PHONY: demo
 demo: ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
 	$(BG) sandbox demo

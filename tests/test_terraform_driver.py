@@ -12,11 +12,13 @@ import pytest
 from bgctl import REPO_ROOT
 from bgctl.cli import main
 from bgctl.colorfile import read_active_color
-from bgctl.errors import PlanGuardError
+from bgctl.errors import PlanGuardError, RefusedError
+from bgctl.planguard import load_plan
+from bgctl.planning import apply_root, decide_apply
 from bgctl.switching import TerraformDriver
 from bgctl.terraform import TerraformRoot, default_binary
 from bgctl.wiring import Builds, Capacity, Wiring
-from bgtest import copy_envs
+from bgtest import copy_envs, make_context
 
 FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "tfroot_null"
 PLUGIN_DIR = Path(os.environ.get("BLUEGREEN_TF_PLUGIN_DIR") or REPO_ROOT / ".tools" / "plugins")
@@ -113,3 +115,50 @@ def test_terraform_driver_is_refused_before_any_change_against_the_sandbox(
         == "none"
     )
     assert not clients.ssm.get_parameters(Names=["/compiler-explorer/beta/lock"])["Parameters"]
+
+
+# -- apply: the merge-to-main path -------------------------------------------------------------------------
+PLANS = Path(__file__).parent / "fixtures" / "plans"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "action"),
+    [
+        ("switch_beta_path.json", "switch"),
+        ("switch_prod_listeners.json", "switch"),
+        ("no_change.json", "noop"),
+    ],
+)
+def test_decide_apply(fixture, action):
+    report = load_plan(PLANS / fixture)
+    assert decide_apply(report).action == action
+
+
+def test_decide_apply_refuses_a_switch_mixed_with_other_changes():
+    with pytest.raises(
+        RefusedError, match=r"mixes a traffic switch with 1 other change\(s\): .*aws_autoscaling_group"
+    ):
+        decide_apply(load_plan(PLANS / "switch_touches_asg.json"))
+
+
+def test_decide_apply_refuses_destroys_unless_allowed():
+    report = load_plan(PLANS / "deletes_scaling_policy.json")
+    with pytest.raises(RefusedError, match="destroys or replaces 1 resource"):
+        decide_apply(report)
+    assert decide_apply(report, allow_destroy=True).action == "apply"
+
+
+@pytest.mark.terraform
+def test_apply_root_applies_infrastructure_changes_only_when_allowed(tf_envs, sandbox, monkeypatch):
+    ctx = make_context(sandbox, tf_envs)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the clients keep the sandbox; Terraform runs on the null root
+    root = TerraformRoot(tf_envs / "beta", _binary(), plugin_dir=PLUGIN_DIR)
+    assert apply_root(ctx, root).notes == ["no changes"]
+    main_tf = tf_envs / "beta" / "main.tf"
+    main_tf.write_text(main_tf.read_text().replace('default     = "1"', 'default     = "2"'))
+    with pytest.raises(RefusedError, match=r"replaces 1 resource\(s\): null_resource\.asg"):
+        apply_root(ctx, root)
+    outcome = apply_root(ctx, root, allow_destroy=True)
+    assert outcome.notes == ["1 infrastructure change(s); traffic untouched"]
+    assert apply_root(ctx, root).notes == ["no changes"]
+    assert not ctx.clients.ssm.get_parameters(Names=["/compiler-explorer/beta/lock"])["Parameters"]

@@ -62,7 +62,7 @@ def test_apply_runs_one_at_a_time_per_environment_through_the_cli(wf):
     assert apply["concurrency"] == {"group": "apply-${{ matrix.env }}", "cancel-in-progress": False}
     assert "github.event_name == 'push'" in apply["if"]
     assert set(apply["needs"]) == {"changes", "test"}
-    assert "make switch ENV=" in _runs(wf, "apply")
+    assert 'make apply ENV="$APPLY_ENV"' in _runs(wf, "apply")
     assert "terraform apply" not in _runs(wf, "apply")
 
 

@@ -366,6 +366,26 @@ def plan(settings: Settings, color: str | None) -> None:
     click.echo(render_summary(result.summary).rstrip())
 
 
+@cli.command("apply")
+@click.option(
+    "--allow-destroy", is_flag=True, help="Allow a reviewed plan that destroys or replaces resources."
+)
+@click.pass_obj
+def apply_cmd(settings: Settings, allow_destroy: bool) -> None:
+    """Apply the environment's root as committed (what the workflow runs on merge): a pure switch goes
+    through the health gates, other changes apply only if they leave traffic alone."""
+    from bgctl.planning import apply_root
+    from bgctl.terraform import TerraformRoot
+
+    ctx = _context(settings, via="terraform")
+    root = TerraformRoot(
+        settings.envs_dir / ctx.env,
+        binary=_terraform_binary(),
+        plugin_dir=os.environ.get("BLUEGREEN_TF_PLUGIN_DIR"),
+    )
+    _print_outcome(apply_root(ctx, root, allow_destroy=allow_destroy))
+
+
 # -- the sandbox -----------------------------------------------------------------------------------
 @cli.group()
 def sandbox() -> None:

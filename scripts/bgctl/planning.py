@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgctl.colorfile import read_active_color
-from bgctl.orchestrate import color_health
-from bgctl.planguard import parse_plan
+from bgctl.errors import RefusedError, TerraformError
+from bgctl.lock import EnvLock
+from bgctl.orchestrate import Context, Outcome, color_health, switch
+from bgctl.planguard import PlanReport, parse_plan
 from bgctl.plansummary import SwitchSummary, summary_from_dry_run, summary_from_plan
 from bgctl.state import EnvState
 from bgctl.switching import planned_changes
@@ -54,3 +56,59 @@ def plan_env(
         st.env, changes, from_color=st.active_color or "?", to_color=target, health=health
     )
     return PlanResult(summary, notice)
+
+
+@dataclass(frozen=True)
+class ApplyDecision:
+    action: str  # "noop" | "switch" | "apply"
+    reason: str
+
+
+def decide_apply(report: PlanReport, *, allow_destroy: bool = False) -> ApplyDecision:
+    """What merging a reviewed change to an environment root may do.
+
+    A pure switch goes through the gated switch; infrastructure changes that leave traffic alone are
+    applied as planned (destroys and replaces only with ``allow_destroy``); a plan that mixes both is
+    refused, so a switch never rides along with unreviewed-looking infrastructure changes.
+    """
+    others = report.other_changes
+    if report.traffic_changes and others:
+        listed = ", ".join(c.describe() for c in others[:5]) + (" …" if len(others) > 5 else "")
+        raise RefusedError(
+            f"the plan mixes a traffic switch with {len(others)} other change(s): {listed}",
+            hint="split it: merge the infrastructure change first, then the color file change",
+        )
+    if report.traffic_changes:
+        return ApplyDecision("switch", "the plan is a pure traffic switch: applying it between health gates")
+    if not others:
+        if report.output_changes:
+            return ApplyDecision("apply", "only outputs change; traffic untouched")
+        return ApplyDecision("noop", "no changes")
+    if report.destroys_or_replaces and not allow_destroy:
+        gone = [c.address for c in (*report.replaces, *report.destroys)]
+        raise RefusedError(
+            f"the plan destroys or replaces {len(gone)} resource(s): {', '.join(gone[:5])}",
+            hint="review the plan, then re-run with --allow-destroy",
+        )
+    return ApplyDecision("apply", f"{len(others)} infrastructure change(s); traffic untouched")
+
+
+def apply_root(ctx: Context, root: TerraformRoot, *, allow_destroy: bool = False) -> Outcome:
+    """Apply the environment root as committed: the merge-to-main path of the review workflow."""
+    ok, reason = try_init(root)
+    if not ok:
+        raise TerraformError(f"cannot apply {ctx.env}: {reason}")
+    color = read_active_color(root.working_dir)
+    with tempfile.TemporaryDirectory(prefix="bluegreen-apply-") as tmp:
+        planfile = root.plan_to_file(Path(tmp) / "apply.tfplan")
+        decision = decide_apply(parse_plan(root.show_json(planfile)), allow_destroy=allow_destroy)
+        if decision.action == "switch":
+            return switch(ctx, color)
+        if decision.action == "apply":
+            lock = EnvLock(ctx.clients.ssm, ctx.env)
+            lock.acquire("apply")
+            try:
+                root.apply_plan(planfile)
+            finally:
+                lock.release()
+    return Outcome(ctx.env, "apply", notes=[decision.reason])
