@@ -243,6 +243,9 @@ def test_unknown_build_and_bad_capacity_refused_before_mutation(sandbox, envs_di
         orchestrate.deploy(ctx, "gh-999", skip_confirmation=True)
     with pytest.raises(UsageError, match=r"outside 1\.\.4"):
         orchestrate.deploy(ctx, "gh-105", capacity=9, skip_confirmation=True)
+    prod = make_context(sandbox, envs_dir, "prod")
+    with pytest.raises(UsageError, match=r"--capacity 1 is outside 2\.\.40 for prod"):
+        orchestrate.deploy(prod, "gh-104", capacity=1, skip_confirmation=True)
     assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 0
 
 

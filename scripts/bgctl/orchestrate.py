@@ -501,8 +501,12 @@ def deploy(
     target = other_color(active)
     active_cs, target_cs = st.colors[active], st.colors[target]
     want = capacity if capacity is not None else max(active_cs.desired, wiring.capacity.min_healthy, 1)
-    if want < 1 or want > wiring.capacity.max_size:
-        raise UsageError(f"--capacity {want} is outside 1..{wiring.capacity.max_size} for {ctx.env}")
+    floor = max(1, wiring.capacity.min_healthy)
+    if want < floor or want > wiring.capacity.max_size:
+        raise UsageError(
+            f"--capacity {want} is outside {floor}..{wiring.capacity.max_size} for {ctx.env} "
+            f"(at least its minimum healthy instances, at most its ASG maximum)"
+        )
     if not build_exists(ctx.clients, wiring, version):
         raise RefusedError(
             f"build {version} not found in s3://{wiring.builds.bucket}/{wiring.builds.prefix}",
