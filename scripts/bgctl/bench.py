@@ -136,17 +136,11 @@ class CountingChecker(HttpChecker):
 
 def reader_clients(endpoint_url: str) -> Clients:
     """Clients like the CLI's (``bgctl.aws.RETRY_CONFIG``), aimed at a loopback endpoint, fake keys."""
-    import boto3
-
-    from bgctl.sandbox.server import FAKE_AWS_ENV, REGION, require_loopback_url
+    from bgctl.sandbox.clients import fake_session
+    from bgctl.sandbox.server import require_loopback_url
 
     require_loopback_url(endpoint_url, "endpoint")
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
-        region_name=REGION,
-    )
+    session = fake_session()
     return Clients(
         autoscaling=session.client("autoscaling", endpoint_url=endpoint_url, config=RETRY_CONFIG),
         elbv2=session.client("elbv2", endpoint_url=endpoint_url, config=RETRY_CONFIG),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bgctl.sandbox.server import FAKE_AWS_ENV, REGION, require_loopback_url
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
@@ -28,18 +29,24 @@ class SandboxClients:
     acm: Any  # only for the listener's certificate; no ACM stubs in the dev set
 
 
-def make_clients(endpoint_url: str) -> SandboxClients:
-    """Clients for ``endpoint_url`` (loopback only) that never read the caller's AWS profile."""
+def fake_session() -> boto3.session.Session:
+    """A boto3 session with the sandbox's fake keys: it never reads the caller's AWS profile."""
     import boto3
-    from botocore.config import Config
 
-    require_loopback_url(endpoint_url, "endpoint")
-    session = boto3.session.Session(
+    return boto3.session.Session(
         aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
         region_name=REGION,
     )
+
+
+def make_clients(endpoint_url: str) -> SandboxClients:
+    """Clients for ``endpoint_url`` (loopback only) that never read the caller's AWS profile."""
+    from botocore.config import Config
+
+    require_loopback_url(endpoint_url, "endpoint")
+    session = fake_session()
     config = Config(retries={"mode": "standard"}, max_pool_connections=32)
     return SandboxClients(
         endpoint_url=endpoint_url,
