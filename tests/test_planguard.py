@@ -108,16 +108,16 @@ def _mutate(name: str, address_part: str) -> tuple[dict, dict]:
 
 
 def test_a_rule_whose_condition_changes_is_not_a_switch():
-    doc, rc = _mutate("switch_beta_path.json", "aws_lb_listener_rule.https")
+    doc, rc = _mutate("switch_beta_path.json", 'aws_lb_listener_rule.this["https"]')
     rc["change"]["after"]["condition"][0]["path_pattern"][0]["values"] = ["/other*"]
     report = parse_plan(doc)
     assert [c.describe() for c in report.other_changes] == [
-        "module.blue_green.aws_lb_listener_rule.https[0]: update (action, condition)"
+        'module.blue_green.aws_lb_listener_rule.this["https"]: update (action, condition)'
     ]
 
 
 def test_a_created_rule_is_not_a_switch():
-    doc, rc = _mutate("switch_beta_path.json", "aws_lb_listener_rule.http")
+    doc, rc = _mutate("switch_beta_path.json", 'aws_lb_listener_rule.this["http"]')
     rc["change"]["actions"] = ["create"]
     rc["change"]["before"] = None
     report = parse_plan(doc)

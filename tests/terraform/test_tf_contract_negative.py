@@ -193,7 +193,7 @@ def test_active_color_in_a_listener_rule_condition_is_caught(tree: Path) -> None
         '  priority     = var.active_color == "blue" ? 1 : 2\n',
     )
     problems = tc.check_active_color_references(_module(tree))
-    assert any("aws_lb_listener_rule.https" in p and "priority" in p for p in problems), problems
+    assert any("aws_lb_listener_rule.this" in p and "priority" in p for p in problems), problems
 
 
 def test_red_in_a_color_file_fails_with_the_validation_message(tree: Path) -> None:

@@ -7,7 +7,7 @@
 #              and the per-color version parameters /compiler-explorer/{env}/{color}/version.
 #
 # THE SWITCH INVARIANT: var.active_color is referenced only by the traffic action(s)
-# (aws_lb_listener_rule.https/http, aws_lb_listener.https/http default_action) and the two SSM color
+# (aws_lb_listener_rule.this["https"/"http"], aws_lb_listener.https/http default_action) and the two SSM color
 # parameters (active_color, active_target_group_arn). tests/terraform enforces it.
 
 locals {
@@ -17,6 +17,13 @@ locals {
   path_rule        = var.routing == "path_rule"
   listener_default = var.routing == "listener_default"
   http_rule        = local.path_rule && var.http_listener_arn != null
+
+  # The path rule goes on the HTTPS listener and, where one is given, the HTTP listener: one rule per
+  # listener, keyed like the wiring's rule_arns.
+  rule_listeners = local.path_rule ? merge(
+    { https = var.https_listener_arn },
+    local.http_rule ? { http = var.http_listener_arn } : {},
+  ) : {}
 
   # Processes collected as group metrics; GroupInServiceInstances feeds the SQS backlog policy.
   enabled_metrics = [
@@ -43,10 +50,7 @@ locals {
     https = local.listener_default ? one(aws_lb_listener.https[*].arn) : var.https_listener_arn
     http  = local.listener_default ? one(aws_lb_listener.http[*].arn) : (local.http_rule ? var.http_listener_arn : null)
   } : k => v if v != null }
-  rule_arns = { for k, v in {
-    https = one(aws_lb_listener_rule.https[*].arn)
-    http  = one(aws_lb_listener_rule.http[*].arn)
-  } : k => v if v != null }
+  rule_arns = { for k, rule in aws_lb_listener_rule.this : k => rule.arn }
   wiring = {
     schema_version    = 1
     environment       = var.environment
@@ -366,30 +370,10 @@ resource "aws_autoscaling_policy" "sqs_backlog" {
 # Traffic: the only resources (with the two color parameters) that read var.active_color.
 # No ignore_changes here: Terraform owns where traffic goes.
 # ---------------------------------------------------------------------------------------------------
-resource "aws_lb_listener_rule" "https" {
-  count = local.path_rule ? 1 : 0
+resource "aws_lb_listener_rule" "this" {
+  for_each = local.rule_listeners
 
-  listener_arn = var.https_listener_arn
-  priority     = var.rule_priority
-
-  action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.this[var.active_color].arn
-  }
-
-  condition {
-    path_pattern {
-      values = var.path_patterns
-    }
-  }
-
-  tags = merge(var.tags, { Environment = var.environment })
-}
-
-resource "aws_lb_listener_rule" "http" {
-  count = local.http_rule ? 1 : 0
-
-  listener_arn = var.http_listener_arn
+  listener_arn = each.value
   priority     = var.rule_priority
 
   action {
