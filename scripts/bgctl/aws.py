@@ -35,6 +35,16 @@ RETRY_CONFIG = Config(
 )
 
 
+# Read-only commands (status, validate, deploy list, plan) answer an operator who is waiting: fewer
+# attempts and a shorter read timeout, so a sick endpoint fails in seconds, not minutes.
+READ_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=5,
+    read_timeout=10,
+    max_pool_connections=32,
+)
+
+
 @dataclass(frozen=True)
 class Clients:
     autoscaling: AutoScalingClient

@@ -40,10 +40,10 @@ def _require_env(settings: Settings) -> str:
     return settings.env
 
 
-def _clients() -> Any:
-    from bgctl.aws import make_clients
+def _clients(*, read_only: bool = False) -> Any:
+    from bgctl.aws import READ_CONFIG, RETRY_CONFIG, make_clients
 
-    return make_clients()
+    return make_clients(config=READ_CONFIG if read_only else RETRY_CONFIG)
 
 
 def _reader(clients: Any, settings: Settings) -> Any:
@@ -204,7 +204,7 @@ def status(settings: Settings, detailed: bool, as_json: bool, all_envs: bool) ->
     from bgctl import render
 
     envs = environment_names() if all_envs else [_require_env(settings)]
-    clients = _clients()
+    clients = _clients(read_only=True)
     states = _reader(clients, settings).read(envs, addresses=True if detailed or as_json else None)
     if as_json:
         doc: Any = (
@@ -227,7 +227,7 @@ def validate(settings: Settings) -> None:
     from bgctl.validate import validate_env
 
     env = _require_env(settings)
-    clients = _clients()
+    clients = _clients(read_only=True)
     problems = validate_env(clients, _reader(clients, settings), env)
     if not problems:
         click.echo(f"✅ {env}: wiring, target groups, ASGs, routing and color records all agree")
@@ -264,7 +264,7 @@ def deploy(
         from bgctl.builds import list_builds
         from bgctl.render import builds_table
 
-        clients = _clients()
+        clients = _clients(read_only=True)
         st = _reader(clients, settings).read_one(env, probe_http=False)
         click.echo(builds_table(st, list_builds(clients, st, branch=branch)))
         return
@@ -352,7 +352,7 @@ def plan(settings: Settings, color: str | None) -> None:
     from bgctl.plansummary import render_summary
 
     env = _require_env(settings)
-    clients = _clients()
+    clients = _clients(read_only=True)
     st = _reader(clients, settings).read_one(env)
     result = plan_env(
         st,

@@ -244,6 +244,8 @@ class GateReading:
     ready: bool
     summary: str
     problems: tuple[str, ...]
+    # Set when waiting cannot help: no check at all vouches for some instance.
+    hopeless: str | None = None
 
 
 def read_gate(cs: ColorState, want: int, version: str | None, *, routed: bool) -> GateReading:
@@ -278,8 +280,19 @@ def read_gate(cs: ColorState, want: int, version: str | None, *, routed: bool) -
             problems.append(f"{inst.instance_id} HTTP {result.detail}")
     http_text = f"skipped ({skipped})" if skipped and http_ok == len(in_service) else f"{http_ok}/{want}"
     summary = f"ASG {len(in_service)}/{want}, target group {tg_ok}/{want}, HTTP {http_text}"
+    # An unrouted group's targets read "unused" (the load balancer checks nothing) and a skipped HTTP
+    # probe checks nothing either: only EC2 status would vouch for such an instance. That never
+    # improves by waiting, and switching on it would be switching blind.
+    blind = [i.instance_id for i in in_service if i.target_health == "unused" and i.http.skipped]
+    hopeless = None
+    if blind and not routed:
+        hopeless = (
+            f"no health check covers {len(blind)} instance(s) ({', '.join(blind[:3])}): the target group "
+            f"runs no checks until traffic arrives and HTTP checks are skipped ({skipped})"
+        )
+        problems.append(hopeless)
     ready = not problems and len(in_service) >= want
-    return GateReading(ready, summary, tuple(problems))
+    return GateReading(ready, summary, tuple(problems), hopeless)
 
 
 def wait_until_ready(
@@ -294,6 +307,12 @@ def wait_until_ready(
         ctx.reporter.progress(f"{color}: {reading.summary} ({elapsed:.0f}s/{timeout:.0f}s)")
         if reading.ready:
             return st
+        if reading.hopeless:
+            raise HealthGateError(
+                f"{ctx.env} {color}: {reading.hopeless}",
+                hint="run from a host that reaches the instances with BLUEGREEN_HEALTH_URL set "
+                "(e.g. http://{private_ip}/healthcheck on the admin node)",
+            )
         if ctx.clock() >= deadline:
             raise HealthGateError(
                 f"{ctx.env} {color} not healthy after {timeout:.0f}s: {'; '.join(reading.problems[:5])}",
