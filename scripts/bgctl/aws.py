@@ -7,7 +7,7 @@ variables, so the same code runs against AWS or the local sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -135,9 +135,3 @@ def delete_parameter(ssm: SSMClient, name: str) -> bool:
             return False
         raise AwsError(f"ssm:DeleteParameter {name} failed: {error_code(exc)}", code=error_code(exc)) from exc
     return True
-
-
-def call(what: str, fn: Callable[..., T], **kwargs: Any) -> T:
-    """Call ``fn(**kwargs)`` with errors mapped by ``aws_errors``."""
-    with aws_errors(what):
-        return fn(**kwargs)

@@ -83,6 +83,15 @@ def parse_lock(text: str | None) -> LockInfo | None:
         return LockInfo(holder=f"unreadable lock value {text[:60]!r}", operation="?", since="?", token="")
 
 
+def held_error(env: str, held: LockInfo | None) -> LockHeldError:
+    """The refusal a second mutating command gets, naming the holder."""
+    holder = held.describe() if held else "another operation (released just now: retry)"
+    return LockHeldError(
+        f"{env} is locked by {holder}",
+        hint=f"wait for it to finish; only if that process is gone: bluegreen --env {env} recover",
+    )
+
+
 class EnvLock:
     """Acquire/release the lock of one environment."""
 
@@ -110,13 +119,7 @@ class EnvLock:
             )
         except ClientError as exc:
             if error_code(exc) == "ParameterAlreadyExists":
-                held = self.current()
-                holder = held.describe() if held else "another operation (released just now: retry)"
-                raise LockHeldError(
-                    f"{self.env} is locked by {holder}",
-                    hint="wait for it to finish; only if that process is gone: "
-                    f"bluegreen --env {self.env} recover",
-                ) from exc
+                raise held_error(self.env, self.current()) from exc
             raise AwsError(f"taking the lock failed: {error_code(exc)}", code=error_code(exc)) from exc
         self.info = info
         return info

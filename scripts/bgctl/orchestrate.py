@@ -36,7 +36,7 @@ from bgctl.errors import (
     WiringError,
 )
 from bgctl.journal import Journal, JournalStore
-from bgctl.lock import EnvLock, now_iso, parse_lock, whoami
+from bgctl.lock import EnvLock, held_error, now_iso, whoami
 from bgctl.ops import (
     protect_asg,
     record_version,
@@ -155,11 +155,7 @@ def _require_settled(st: EnvState) -> tuple[Wiring, str]:
     """Refuse to start on an environment whose state is ambiguous; return (wiring, active color)."""
     wiring = _wiring(st)
     if st.lock:
-        held = parse_lock(json.dumps(st.lock))
-        raise LockHeldError(
-            f"{st.env} is locked by {held.describe() if held else st.lock}",
-            hint=f"wait for it to finish; only if that process is gone: bluegreen --env {st.env} recover",
-        )
+        raise held_error(st.env, st.lock)
     if st.journal:
         raise RefusedError(
             f"{st.env} has an unfinished {st.journal.get('operation', 'operation')} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from bgctl import COLORS
@@ -54,10 +55,7 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
     for problem in st.drift:
         lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env} validate")
     if st.lock:
-        lines.append(
-            f"🔒 Locked by {st.lock.get('holder', '?')} ({st.lock.get('operation', '?')}) "
-            f"since {st.lock.get('since', '?')}"
-        )
+        lines.append(f"🔒 Locked by {st.lock.describe()}")
     if st.journal:
         lines.append(
             f"{WARN}  Unfinished {st.journal.get('operation', 'deployment')} "
@@ -142,7 +140,7 @@ def status_json(st: EnvState) -> dict[str, Any]:
         "load_balancer_color": st.routing.color,
         "routes": st.routing.paths,
         "drift": st.drift,
-        "lock": st.lock,
+        "lock": asdict(st.lock) if st.lock else None,
         "journal": st.journal,
         "shutdown": st.shutdown,
         "colors": {c: color_json(cs, c == st.active_color) for c, cs in st.colors.items()},

@@ -21,7 +21,17 @@ from bgctl.colorfile import read_active_color
 from bgctl.envspec import ENVS_DIR
 from bgctl.errors import AwsError, WiringError
 from bgctl.health import HttpChecker, HttpResult, Target
-from bgctl.wiring import Wiring, active_color_param, active_tg_param, param_name, parse_wiring, wiring_param
+from bgctl.journal import journal_param
+from bgctl.lock import LockInfo, lock_param, parse_lock
+from bgctl.wiring import (
+    Wiring,
+    active_color_param,
+    active_tg_param,
+    param_name,
+    parse_wiring,
+    version_param,
+    wiring_param,
+)
 
 TRAFFIC_KEYS = ("https", "http")
 
@@ -117,7 +127,7 @@ class EnvState:
     file_color: str | None
     routing: Routing
     colors: dict[str, ColorState]
-    lock: dict[str, Any] | None
+    lock: LockInfo | None
     journal: dict[str, Any] | None
     shutdown: dict[str, Any] | None
 
@@ -192,8 +202,8 @@ class StateReader:
         names: list[str] = []
         for env in envs:
             names += [wiring_param(env), active_color_param(env), active_tg_param(env)]
-            names += [param_name(env, leaf) for leaf in ("lock", "journal", "shutdown")]
-            names += [param_name(env, f"{c}/version") for c in COLORS]
+            names += [lock_param(env), journal_param(env), param_name(env, "shutdown")]
+            names += [version_param(env, c) for c in COLORS]
         return get_parameters(self.clients.ssm, names)
 
     def _groups(self, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -338,8 +348,8 @@ class StateReader:
                 file_color=self._file_color(env),
                 routing=routing,
                 colors=colors,
-                lock=_json_or_none(params.get(param_name(env, "lock"))),
-                journal=_json_or_none(params.get(param_name(env, "journal"))),
+                lock=parse_lock(params.get(lock_param(env))),
+                journal=_json_or_none(params.get(journal_param(env))),
                 shutdown=_json_or_none(params.get(param_name(env, "shutdown"))),
             )
         return states

@@ -109,8 +109,7 @@ def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR09
     elif st.lock:
         found.append(
             Problem(
-                f"lock held by {st.lock.get('holder', '?')} ({st.lock.get('operation', '?')}) since "
-                f"{st.lock.get('since', '?')} with no operation in progress",
+                f"lock held by {st.lock.describe()} with no operation in progress",
                 f"{cli} recover --force-unlock (if that process is gone)",
             )
         )
