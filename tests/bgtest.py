@@ -25,6 +25,8 @@ class RecordingReporter:
     events: list[tuple[str, str]] = field(default_factory=list)
     interrupt_at: str | None = None
     kill_at: str | None = None
+    # step name -> something that happens (once) when that step starts: another operator, a fault
+    on_step: dict[str, Any] = field(default_factory=dict)
 
     def _maybe_stop(self, name: str) -> None:
         """A signal arrives once: stop at the first time the step starts, not again during cleanup."""
@@ -37,6 +39,9 @@ class RecordingReporter:
 
     def step(self, name: str, message: str) -> None:
         self.events.append(("step", name))
+        hook = self.on_step.pop(name, None)
+        if hook is not None:
+            hook()
         self._maybe_stop(name)
 
     def info(self, message: str) -> None:
@@ -61,13 +66,22 @@ class ScriptedPrompter:
     choices: list[int] = field(default_factory=list)
     typed_answers: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    # Runs while the question is open (the operator is away from the keyboard)
+    meanwhile: Any = None
+
+    def _wait(self) -> None:
+        if self.meanwhile is not None:
+            hook, self.meanwhile = self.meanwhile, None
+            hook()
 
     def confirm(self, message: str) -> bool:
         self.asked.append(message)
+        self._wait()
         return self.confirms.pop(0)
 
     def choose(self, message: str, options: int) -> int:
         self.asked.append(message)
+        self._wait()
         return self.choices.pop(0)
 
     def typed(self, message: str, expected: str) -> bool:
@@ -89,15 +103,16 @@ def make_context(
     reporter: Any = None,
     prompter: Any = None,
     clients: Clients | None = None,
+    **overrides: Any,
 ) -> Context:
     clients = clients or make_clients()
     settings = Settings(
         envs_dir=envs_dir,
         health_url=sandbox.health_url_template,
         endpoint_url=sandbox.endpoint_url,
-        health_timeout=4.0,
-        verify_timeout=2.0,
-        poll_interval=0.05,
+        health_timeout=overrides.pop("health_timeout", 4.0),
+        verify_timeout=overrides.pop("verify_timeout", 2.0),
+        poll_interval=overrides.pop("poll_interval", 0.05),
     )
     return Context(
         env=env,

@@ -89,7 +89,9 @@ def test_wiring_parses_and_references_real_resources(
         for group in groups["AutoScalingGroups"]:
             color = group["AutoScalingGroupName"].rsplit("-", 1)[1]
             assert group["TargetGroupARNs"] == [wiring.target_group_arns[color]]
-            assert group["MinSize"] == 0
+            # the active color starts as a deploy leaves it: min at the serving minimum
+            serving_min = min(spec.max_size, max(spec.min_size, spec.min_healthy, 1))
+            assert group["MinSize"] == (serving_min if group["DesiredCapacity"] else 0)
             assert group["MaxSize"] == spec.max_size
             tags = {t["Key"]: t["Value"] for t in group["Tags"]}
             assert tags == {"Environment": env, "Color": color, "Name": f"{env}-{color}"}
@@ -357,11 +359,12 @@ def test_scale_out_registers_and_scale_in_deregisters_targets(sandbox: Sandbox) 
     autoscaling = sandbox.clients.autoscaling
     autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=3)
     ids = sandbox.instance_ids("beta", "green")
-    assert _target_states(sandbox, tg) == dict.fromkeys(ids, "healthy")  # moto registers at once
+    # moto registers at once; no rule forwards to green yet, so its targets are unused (moto_fixes)
+    assert _target_states(sandbox, tg) == dict.fromkeys(ids, "unused")
 
     autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
     (kept,) = sandbox.instance_ids("beta", "green")
-    assert _target_states(sandbox, tg) == {kept: "healthy"}  # stale targets gone (moto_fixes)
+    assert _target_states(sandbox, tg) == {kept: "unused"}  # stale targets gone (moto_fixes)
     gone = [i for i in ids if i != kept]
     assert set(_target_states(sandbox, tg, gone).values()) == {"draining"}
     reservations = sandbox.clients.ec2.describe_instances(InstanceIds=gone)["Reservations"]
@@ -369,6 +372,28 @@ def test_scale_out_registers_and_scale_in_deregisters_targets(sandbox: Sandbox) 
 
     autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=kept, ShouldDecrementDesiredCapacity=True)
     assert _target_states(sandbox, tg) == {}
+
+
+def test_targets_of_a_group_no_rule_forwards_to_read_unused(sandbox: Sandbox) -> None:
+    """On AWS only routed target groups are health-checked; stock moto calls every target healthy."""
+    wiring = _wiring(sandbox, "beta")
+    sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
+    blue, green = (wiring.target_group_arns[c] for c in ("blue", "green"))
+    assert set(_target_states(sandbox, blue).values()) == {"healthy"}
+    assert set(_target_states(sandbox, green).values()) == {"unused"}
+    for arn in wiring.rule_arns.values():
+        sandbox.clients.elbv2.modify_rule(RuleArn=arn, Actions=[{"Type": "forward", "TargetGroupArn": green}])
+    assert set(_target_states(sandbox, blue).values()) == {"unused"}
+    assert set(_target_states(sandbox, green).values()) == {"healthy"}
+    weighted = {
+        "TargetGroups": [{"TargetGroupArn": blue, "Weight": 90}, {"TargetGroupArn": green, "Weight": 10}]
+    }
+    for arn in wiring.rule_arns.values():
+        sandbox.clients.elbv2.modify_rule(
+            RuleArn=arn, Actions=[{"Type": "forward", "ForwardConfig": weighted}]
+        )
+    assert set(_target_states(sandbox, blue).values()) == {"healthy"}
+    assert set(_target_states(sandbox, green).values()) == {"healthy"}
 
 
 def test_target_health_follows_injected_failures(sandbox: Sandbox) -> None:

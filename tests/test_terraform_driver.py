@@ -88,7 +88,7 @@ def test_plan_fallback_prints_what_switch_dry_run_prints(sandbox, tmp_path, monk
     assert "API driver's dry run from the live state" in plan[0]
     assert plan[1] == (
         "prod: traffic blue -> green (listeners :80 and :443, SSM active-color and active-target-group-arn, "
-        "asg prod-blue and prod-green, file active_color.auto.tfvars.json), 0 other changes"
+        "asg prod-green, file active_color.auto.tfvars.json), 0 other changes"
     )
     assert main(["--env", "prod", "switch", "green", "--dry-run"]) == 0
     dry = capsys.readouterr().out.splitlines()

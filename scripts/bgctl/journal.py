@@ -92,6 +92,8 @@ class Journal:
             parts.append(self.version)
         if self.from_split and self.intended and self.from_split != self.intended:
             parts.append(f"({self.from_split.describe()} -> {self.intended.describe()})")
+        elif self.rejected and self.intended:
+            parts.append(f"(switching back to {self.intended.describe()})")
         elif self.target_color:
             parts.append(f"({self.target_color})")
         if self.rejected:

@@ -70,6 +70,8 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
         lines.append(f"    ASG Name: {cs.asg_name}")
         lines.append(f"    Version: {cs.version or 'none'}")
         lines.append(f"    Desired/Min/Max: {cs.desired}/{cs.min_size}/{cs.max_size}")
+        if not active and st.active_color and cs.desired > 0:
+            lines.append(f"    {standby_line(st, cs)}")
         if cs.suspended:
             lines.append(f"    Scaling protection: suspended {', '.join(cs.suspended)} {WARN}")
         lines.append(f"    ASG Health: {cs.asg_healthy}/{len(cs.instances)} healthy")
@@ -85,6 +87,17 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
                     f"http={'skipped' if http.skipped else http.detail}{latency}"
                 )
     return "\n".join(lines)
+
+
+def standby_line(st: EnvState, cs: ColorState) -> str:
+    """The color that does not serve but still runs: held warm for rollback, or at risk."""
+    if cs.min_size >= cs.desired:
+        since = f" since {st.last.finished}" if st.last else ""
+        return f"Standby: held for rollback{since} (min = desired {cs.desired})"
+    return (
+        f"Standby: NOT held (min {cs.min_size} < desired {cs.desired}): scaling policies may scale it in "
+        f"{WARN}  → run: bluegreen --env {st.env} validate"
+    )
 
 
 def lock_line(st: EnvState) -> str:

@@ -160,8 +160,8 @@ class Runner:
                     continue
                 with deferred_signals(reraise=False):
                     self.do(action)
-            except (LostLockError, HealthGateError):
-                raise  # lost lock: touch nothing; gate: switched back and undone already
+            except (LostLockError, HealthGateError, KeptForRecovery):
+                raise  # lost lock: touch nothing; gate: switched back and undone; kept: said why
             except Exception as exc:
                 raise self.keep(exc, f"{action.step} failed after traffic moved") from exc
         self.close("done")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from bgctl import COLORS
+from bgctl import COLORS, other_color
 from bgctl.asg import PROTECT_PROCESSES
 from bgctl.aws import Clients, error_code
+from bgctl.capacity import CapacityPolicy
 from bgctl.errors import AwsError
 from bgctl.state import EnvState, StateReader
 
@@ -128,6 +129,34 @@ def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR09
             )
         if active and cs.version is None:
             found.append(Problem(f"no version recorded for active color {active}", f"{cli} deploy VERSION"))
+    if active and lock is None and not st.shutdown:
+        found += _capacity_problems(st, active, cli)
+    return found
+
+
+def _capacity_problems(st: EnvState, active: str, cli: str) -> list[Problem]:
+    """The capacity rule: the serving color's min at least the floor; a warm standby held (min=desired)."""
+    found: list[Problem] = []
+    policy = CapacityPolicy.of(st.wiring) if st.wiring else None
+    serving, standby = st.colors[active], st.colors[other_color(active)]
+    if policy and serving.asg_exists and serving.min_size < policy.floor:
+        found.append(
+            Problem(
+                f"serving color {active} has min {serving.min_size}, below the {policy.floor} healthy "
+                f"instance(s) {st.env} needs: its scaling policies may take it lower",
+                f"aws autoscaling update-auto-scaling-group --auto-scaling-group-name {serving.asg_name} "
+                f"--min-size {policy.serving_min}",
+            )
+        )
+    if standby.asg_exists and standby.desired > 0 and standby.min_size < standby.desired:
+        found.append(
+            Problem(
+                f"standby {standby.color} is not held for rollback (min {standby.min_size} < desired "
+                f"{standby.desired}): its scaling policies may scale it in while it carries no traffic",
+                f"aws autoscaling update-auto-scaling-group --auto-scaling-group-name {standby.asg_name} "
+                f"--min-size {standby.desired} (or {cli} cleanup to let it go)",
+            )
+        )
     return found
 
 

@@ -65,8 +65,7 @@ def execute(ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan]) 
     journal = first.journal(ctx.driver.name)
     info = lock.acquire(first.operation, journal)
     try:
-        plan = replan(ctx.reader.read_one(ctx.env), info.token)
-        _same_basis(ctx, first, plan)
+        plan = _replan_under_lock(ctx, first, replan, info.token)
         fresh = replace(plan.journal(ctx.driver.name), id=journal.id)
         if fresh != journal:
             lock.update(fresh)
@@ -77,13 +76,25 @@ def execute(ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan]) 
     return Runner(ctx, plan, lock, journal).run()
 
 
-def _same_basis(ctx: Context, first: Plan, plan: Plan) -> None:
+def _replan_under_lock(
+    ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan], token: str
+) -> Plan:
+    """Read under the lock and plan again; refuse if what the decisions rest on has changed."""
+    now = ctx.reader.read_one(ctx.env)
+    if now.routing.split != first.basis.split:
+        raise _changed(ctx, first, f"traffic {now.routing.describe()}")
+    plan = replan(now, token)
     if plan.basis != first.basis:
-        raise RefusedError(
-            f"{ctx.env} changed while this {first.operation} was being decided "
-            f"(was {_basis_text(first)}, now {_basis_text(plan)}); nothing was changed",
-            hint=f"{ctx.cli} status, then run it again",
-        )
+        raise _changed(ctx, first, _basis_text(plan))
+    return plan
+
+
+def _changed(ctx: Context, first: Plan, now: str) -> RefusedError:
+    return RefusedError(
+        f"{ctx.env} changed while this {first.operation} was being decided "
+        f"(was {_basis_text(first)}, now {now}); nothing was changed",
+        hint=f"{ctx.cli} status, then run it again",
+    )
 
 
 def _basis_text(plan: Plan) -> str:

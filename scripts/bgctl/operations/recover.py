@@ -141,13 +141,15 @@ def _recover(ctx: Context, runner: Runner, st: EnvState) -> tuple[str, str]:
         runner.close("recovered", "completed by recover")
         return "completed", "completing"
     target = intended.active if intended != origin else None
-    if live == origin or (intended == origin and live is not None and live != origin):
-        if live != origin:
+    if live == origin or (intended == origin and live is not None):
+        moved = live != origin
+        if moved:  # a switch-back the journal had written ahead but that did not finish
             _move(ctx, runner, origin)
         ctx.reporter.step("recover", f"undoing the interrupted {journal.operation}")
         runner.undo()
-        runner.close("undone", "undone by recover")
-        return "undone", "undoing"
+        outcome = "switched back" if moved else "undone"
+        runner.close(outcome, f"{outcome} by recover")
+        return outcome, "switching back" if moved else "undoing"
     if target is not None and target not in journal.rejected and _passes(st, target, journal):
         if live != intended:
             _move(ctx, runner, intended)

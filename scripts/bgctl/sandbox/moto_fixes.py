@@ -11,6 +11,11 @@
    Fix: a hook (set by the Sandbox) may override the state of an otherwise healthy target, e.g.
    "unhealthy" while a failure is injected, or "initial" to model an instance still warming up.
 
+3. Targets of a group no rule forwards to read "healthy". A real ALB checks only target groups that a
+   listener's default action or rule forwards to; the others' targets read ``unused``
+   (``Target.NotInUse``). Fix: a healthy target whose group no current listener action references is
+   reported ``unused``, so "the load balancer vouches for it" means what it means on AWS.
+
 moto's backends are process-global, so the hook is too: one Sandbox per process (as with moto itself).
 Both patches check moto's internals and skip themselves with a warning when those have changed.
 """
@@ -98,8 +103,19 @@ def _patch_health(target_group: Any, health_status: Any) -> None:
 
     def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
         status = original(self, target, ec2_backend)
+        if status.status != "healthy":
+            return status
+        if self.arn not in _routed_target_groups(self.arn):
+            return health_status(
+                str(status.instance_id),
+                status.port,
+                status.health_check_port,
+                "unused",
+                "Target.NotInUse",
+                "Target group is not configured to receive traffic from the load balancer",
+            )
         hook = _hook
-        if hook is None or status.status != "healthy":
+        if hook is None:
             return status
         instance_id = str(status.instance_id)
         tags = dict(getattr(ec2_backend, "tags", {}).get(instance_id, {}))
@@ -116,3 +132,21 @@ def _patch_health(target_group: Any, health_status: Any) -> None:
         )
 
     target_group.health_for = health_for
+
+
+def _routed_target_groups(tg_arn: str) -> set[str]:
+    """Target groups some listener default action or rule of the group's region forwards to."""
+    from moto.elbv2.models import elbv2_backends
+
+    parts = tg_arn.split(":")
+    backend = elbv2_backends[parts[4]][parts[3]]
+    routed: set[str] = set()
+    for balancer in list(backend.load_balancers.values()):
+        for listener in list(balancer.listeners.values()):
+            actions = list(listener.default_actions)
+            for rule in list(listener.rules.values()):
+                actions += list(rule.actions)
+            for action in actions:
+                if getattr(action, "type", None) == "forward":
+                    routed.update(backend._get_target_group_arns_from(action_data=action.data))
+    return routed

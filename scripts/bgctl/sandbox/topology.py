@@ -303,7 +303,9 @@ def _create_color(
     name = asg_name(spec.name, color)
     request: CreateAutoScalingGroupTypeTypeDef = {
         "AutoScalingGroupName": name,
-        "MinSize": 0,
+        # Terraform creates both at min 0; the deploy that put the active color in service raised its
+        # min to the serving minimum (CapacityPolicy.serving_min): the sandbox starts after that deploy.
+        "MinSize": min(spec.max_size, max(spec.min_size, spec.min_healthy, 1)) if desired else 0,
         "MaxSize": spec.max_size,
         "DesiredCapacity": desired,
         "VPCZoneIdentifier": ",".join(infra.subnet_ids),
