@@ -73,6 +73,11 @@ typecheck: ## mypy --strict over the package
 pytest: ## The pytest suite (moto sandbox, contract tests, terraform adapter)
 	BLUEGREEN_TERRAFORM=$(TERRAFORM) BLUEGREEN_TF_PLUGIN_DIR=$(CURDIR)/$(TOOLS)/plugins $(VENV)/bin/pytest -q $(ARGS)
 
+.PHONY: soak
+soak: ## Model-based safety soak: SOAK cases (default 100) of STEPS steps (default 10); prints the counts
+	BLUEGREEN_SOAK_EXAMPLES=$(or $(SOAK),100) BLUEGREEN_SOAK_STEPS=$(or $(STEPS),10) \
+		$(VENV)/bin/pytest -q -s -p no:cacheprovider tests/test_model.py
+
 .PHONY: tf-check
 tf-check: tf-fmt checkov ## Static Terraform checks: fmt -check and checkov (the contract suite runs in pytest)
 
