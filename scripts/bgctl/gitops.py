@@ -917,3 +917,15 @@ def github_command(kind: str, message: str, **properties: str) -> str:
     """``::error title=...::message`` with GitHub's escaping (a workflow command on one line)."""
     props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items() if v)
     return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from bgctl.gitops_cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
