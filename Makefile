@@ -158,3 +158,19 @@ bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 env
 .PHONY: tf-validate
 tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
 	scripts/tf-validate
+
+# Provider hashes for the committed .terraform.lock.hcl of every root. The registry by default;
+# TF_LOCK_MIRROR=/path/to/mirror to hash a local filesystem mirror instead (offline).
+TF_PLATFORMS ?= linux_amd64
+TF_LOCK_MIRROR ?=
+
+.PHONY: tf-lock
+tf-lock: ## Write .terraform.lock.hcl for every root: make tf-lock [TF_PLATFORMS="linux_amd64 darwin_arm64"]
+	@set -e; data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
+	for dir in terraform/shared terraform/envs/*/; do \
+	  echo "== $${dir%/}"; \
+	  export TF_DATA_DIR="$$data/$$(basename "$$dir")"; \
+	  (cd "$$dir" && $(TERRAFORM) get -no-color >/dev/null && \
+	    $(TERRAFORM) providers lock -no-color $(if $(TF_LOCK_MIRROR),-fs-mirror=$(TF_LOCK_MIRROR)) \
+	      $(foreach p,$(TF_PLATFORMS),-platform=$(p)) >/dev/null); \
+	done
