@@ -14,6 +14,8 @@ BG := $(PY) scripts/bluegreen.py
 TERRAFORM = $(shell scripts/terraform-bin)
 
 ENV ?=
+BASE_SHA ?=
+HEAD_SHA ?=
 VERSION ?=
 COLOR ?=
 CAPACITY ?=
@@ -142,6 +144,17 @@ plan: ## Plan summary first, then the full plan: make plan ENV=prod [COLOR=green
 apply: ## Apply ENV's root as committed (the workflow's merge step): switches go through the health gates
 	$(call need,ENV,prod)
 	$(BG) --env $(ENV) apply $(ARGS)
+
+.PHONY: merge-apply
+merge-apply: ## The workflow's apply on main: moves traffic only if BASE_SHA..HEAD_SHA changed ENV's color file
+	$(call need,ENV,prod)
+	$(call need,BASE_SHA,<the push's before SHA>)
+	$(call need,HEAD_SHA,<the push's SHA>)
+	PYTHONPATH=scripts $(PY) -m bgctl.gitops merge-apply --env $(ENV) --base $(BASE_SHA) --head $(HEAD_SHA) $(ARGS)
+
+.PHONY: shared-apply
+shared-apply: ## Plan and apply terraform/shared (the workflow runs it before any environment root)
+	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(ARGS)
 
 .PHONY: demo
 demo: ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch

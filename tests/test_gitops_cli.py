@@ -78,13 +78,21 @@ def test_affected_from_git_and_into_github_output(repo: Repo, tmp_path: Path, mo
     base = repo.head()
     head = repo.commit_file("terraform/shared/main.tf", "# shared\n")
     assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", base, "--head", head]) == 0
-    assert json.loads(capsys.readouterr().out) == {"shared": True, "envs": []}
-    assert _outputs(out) == {"shared": "true", "envs": "[]"}
+    assert json.loads(capsys.readouterr().out) == {"shared": True, "envs": [], "roots": ["shared"]}
+    assert _outputs(out) == {"shared": "true", "envs": "[]", "roots": '["shared"]'}
     out.unlink()
     # A new branch (all-zero base): every root.
     assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", "0" * 40, "--head", head]) == 0
-    assert json.loads(capsys.readouterr().out) == {"shared": True, "envs": ["beta", "prod"]}
-    assert _outputs(out) == {"shared": "true", "envs": '["beta", "prod"]'}
+    assert json.loads(capsys.readouterr().out) == {
+        "shared": True,
+        "envs": ["beta", "prod"],
+        "roots": ["shared", "beta", "prod"],
+    }
+    assert _outputs(out) == {
+        "shared": "true",
+        "envs": '["beta", "prod"]',
+        "roots": '["shared", "beta", "prod"]',
+    }
 
 
 def test_affected_runs_with_a_bare_python_before_setup(repo: Repo):
@@ -106,7 +114,7 @@ def test_affected_runs_with_a_bare_python_before_setup(repo: Repo):
         cwd=repo.work,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"shared": False, "envs": ["prod"]}
+    assert json.loads(proc.stdout) == {"shared": False, "envs": ["prod"], "roots": ["prod"]}
 
 
 def test_may_move_traffic_cli(repo: Repo, tmp_path: Path, monkeypatch, capsys):
@@ -123,17 +131,9 @@ def test_may_move_traffic_cli(repo: Repo, tmp_path: Path, monkeypatch, capsys):
 # -- the deploy request ------------------------------------------------------------------------------------
 def test_deploy_request_checks_its_inputs():
     request = parse_deploy_request(" prod ", "gh-124", "3", ENVS)
-    assert request.github_environment == "production"
-    assert request.make_args() == [
-        "deploy",
-        "ENV=prod",
-        "VERSION=gh-124",
-        "CAPACITY=3",
-        "ARGS=--skip-confirmation",
-    ]
+    assert (request.env, request.capacity, request.github_environment) == ("prod", 3, "production")
     beta = parse_deploy_request("beta", "gh-1", "", ENVS)
     assert (beta.capacity, beta.github_environment) == (None, "")
-    assert "CAPACITY" not in " ".join(beta.make_args())
     for env, version, capacity, what in [
         ("nope", "gh-1", "", "unknown environment"),
         ("beta", "v1", "", "malformed version"),
@@ -170,7 +170,6 @@ def test_a_deploy_needs_a_covering_health_check(repo: Repo, tmp_path: Path, monk
         "version": "gh-124",
         "capacity": "4",
         "github_environment": "production",
-        "make_args": "deploy ENV=prod VERSION=gh-124 CAPACITY=4 ARGS=--skip-confirmation",
     }
 
 
@@ -237,6 +236,17 @@ def test_ci_record_reads_the_live_color_from_status_json(repo: Repo, tmp_path: P
     argv = ["record", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--status-json", str(status)]
     assert main(argv) == 0
     assert repo.log().startswith("prod: traffic blue → green (deploy)")
+
+
+def test_ci_record_never_records_blind(repo: Repo, tmp_path: Path, capsys):
+    status = tmp_path / "after.json"
+    status.write_text("")  # the status step failed
+    argv = ["record", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--status-json", str(status)]
+    assert main(argv) == 0  # nothing moved: nothing to check
+    repo.write_color("prod", "green")
+    assert main(argv) == 1
+    assert "not recording blind" in capsys.readouterr().err
+    assert repo.log().strip() == "initial"
 
 
 def test_drift_cli_reports_an_unpushed_switch(repo: Repo, monkeypatch, capsys):

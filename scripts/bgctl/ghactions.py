@@ -35,6 +35,7 @@ PRODUCTION_ENVIRONMENT = "production"
 # Same pattern as bgctl.orchestrate.VERSION_RE (tests keep them equal); not imported: that pulls boto3.
 VERSION_RE = re.compile(r"^gh-[0-9]{1,9}$")
 SHARED_ROOT = "terraform/shared"
+SHARED_NAME = "shared"
 MODULES = "terraform/modules/"
 ENVS_PREFIX = "terraform/envs/"
 # Files whose change re-plans every root (the Terraform version all of them run with).
@@ -55,8 +56,13 @@ class Affected:
     def any(self) -> bool:
         return self.shared or bool(self.envs)
 
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """Everything to plan, ``shared`` first (the name the plan job's matrix uses for terraform/shared)."""
+        return (SHARED_NAME, *self.envs) if self.shared else self.envs
+
     def as_json(self) -> dict[str, Any]:
-        return {"shared": self.shared, "envs": list(self.envs)}
+        return {"shared": self.shared, "envs": list(self.envs), "roots": list(self.roots)}
 
 
 def env_names(envs_dir: Path) -> list[str]:
@@ -136,14 +142,6 @@ class DeployRequest:
     def github_environment(self) -> str:
         """``production`` (its protection rules apply) or "" (no environment: the job starts at once)."""
         return PRODUCTION_ENVIRONMENT if self.production else ""
-
-    def make_args(self) -> list[str]:
-        args = ["deploy", f"ENV={self.env}", f"VERSION={self.version}"]
-        if self.capacity is not None:
-            args.append(f"CAPACITY={self.capacity}")
-        # No one can answer a prompt in CI: every question is a "no" (prod without discovery is refused).
-        args.append("ARGS=--skip-confirmation")
-        return args
 
 
 def parse_deploy_request(env: str, version: str, capacity: str, envs: Sequence[str]) -> DeployRequest:

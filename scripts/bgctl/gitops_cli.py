@@ -73,7 +73,13 @@ def cmd_affected(args: argparse.Namespace) -> int:
     affected = affected_between(args.envs_dir, args.base, args.head)
     doc = affected.as_json()
     print(json.dumps(doc))
-    write_github_output({"shared": "true" if affected.shared else "false", "envs": json.dumps(doc["envs"])})
+    write_github_output(
+        {
+            "shared": "true" if affected.shared else "false",
+            "envs": json.dumps(doc["envs"]),
+            "roots": json.dumps(doc["roots"]),
+        }
+    )
     return EXIT_OK
 
 
@@ -194,6 +200,13 @@ def cmd_record(args: argparse.Namespace) -> int:
         _annotate("error", message, f"{env}: live color and color file disagree")
         raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then recover or switch")
     if rec.worktree != rec.head:
+        if live is None and args.status_json is not None:
+            message = (
+                f"{env}: {rec.path} says {rec.worktree} (HEAD: {rec.head}) but the live color cannot be read "
+                f"from {args.status_json}: not recording blind"
+            )
+            _annotate("error", message, f"{env}: live color unknown")
+            raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then record it by hand")
         move = TrafficMove(
             env,
             rec.head,
@@ -242,7 +255,6 @@ def cmd_deploy_request(args: argparse.Namespace) -> int:
             "version": request.version,
             "capacity": str(request.capacity or ""),
             "github_environment": request.github_environment,
-            "make_args": " ".join(request.make_args()),
         }
     )
     return EXIT_OK
