@@ -19,12 +19,14 @@ from bgctl.gitops import (
     check_merge_plan,
     color_at,
     default_ref,
+    drift_for_state,
     find_repo,
     git_drift,
     git_drifts,
     github_command,
     may_move_traffic,
     read_blobs,
+    record_outcome,
     record_traffic_move,
 )
 from bgctl.planguard import load_plan
@@ -244,6 +246,40 @@ def test_ignored_and_untracked_trees_are_never_committed(repo: Repo, tmp_path: P
     (outside / "prod").mkdir(parents=True)
     assert record_traffic_move(outside, MOVE).status is RecordStatus.UNTRACKED
     assert repo.head() == before
+
+
+def test_record_outcome_commits_only_real_traffic_moves(repo: Repo):
+    from bgctl.orchestrate import Outcome
+
+    before = repo.head()
+    for outcome in (
+        Outcome("prod", "deploy", "blue", "green", "gh-124", dry_run=True),
+        Outcome("prod", "cleanup", "blue", "green"),
+        Outcome("prod", "switch", "blue", "blue"),
+        Outcome("prod", "recover", "blue", "green"),  # undone: the file still says blue
+    ):
+        assert record_outcome(repo.envs_dir, outcome) is None
+    assert repo.head() == before
+    repo.write_color("prod", "green")
+    result = record_outcome(
+        repo.envs_dir, Outcome("prod", "rollback", "blue", "green", "gh-100"), commit=False
+    )
+    assert result is not None and result.status is RecordStatus.COMMANDS
+    result = record_outcome(repo.envs_dir, Outcome("prod", "rollback", "blue", "green", "gh-100"))
+    assert result is not None and result.status is RecordStatus.COMMITTED
+    assert repo.log().splitlines()[0] == "prod: traffic blue → green (rollback)"  # a rollback deploys nothing
+
+
+def test_drift_for_state_uses_the_load_balancer_else_ssm(repo: Repo):
+    from types import SimpleNamespace
+
+    repo.write_color("prod", "green")
+    routed = SimpleNamespace(env="prod", routing=SimpleNamespace(color="green"), ssm_color="blue")
+    assert drift_for_state(repo.envs_dir, routed).kind is DriftKind.UNCOMMITTED  # type: ignore[arg-type,union-attr]
+    unrouted = SimpleNamespace(env="prod", routing=SimpleNamespace(color=None), ssm_color="blue")
+    assert drift_for_state(repo.envs_dir, unrouted).kind is DriftKind.STALE_CHECKOUT  # type: ignore[arg-type,union-attr]
+    unknown = SimpleNamespace(env="prod", routing=SimpleNamespace(color=None), ssm_color=None)
+    assert drift_for_state(repo.envs_dir, unknown) is None  # type: ignore[arg-type]
 
 
 def test_operator_identity_in_ci_names_the_actor_and_the_run():

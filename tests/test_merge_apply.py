@@ -29,9 +29,10 @@ from bgctl.gitops import (
     RecordStatus,
     TrafficMove,
     UnrequestedSwitchError,
-    git_drift,
+    drift_for_state,
     may_move_traffic,
     merge_apply,
+    record_outcome,
     record_traffic_move,
 )
 from bgctl.terraform import PlanFile, TerraformRoot, default_binary
@@ -204,13 +205,13 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
 
     # An operator deploys from a checkout: the file changes, then the tool commits it.
     outcome = orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
-    move = TrafficMove("beta", outcome.from_color, outcome.to_color or "", "deploy", outcome.version)
-    result = record_traffic_move(repo.envs_dir, move)
-    assert result.status is RecordStatus.COMMITTED
+    result = record_outcome(repo.envs_dir, outcome)  # the call the CLI makes after deploy
+    assert result is not None and result.status is RecordStatus.COMMITTED
     assert repo.log().startswith("beta: traffic blue → green (deploy gh-105)")
-    assert git_drift(repo.envs_dir, "beta", "green").kind is DriftKind.UNPUSHED  # type: ignore[union-attr]
+    st = ctx.reader.read_one("beta")
+    assert drift_for_state(repo.envs_dir, st).kind is DriftKind.UNPUSHED  # type: ignore[union-attr]
     repo.push()
-    assert git_drift(repo.envs_dir, "beta", "green").kind is DriftKind.IN_SYNC  # type: ignore[union-attr]
+    assert drift_for_state(repo.envs_dir, st).kind is DriftKind.IN_SYNC  # type: ignore[union-attr]
 
     # A module-only push after it: the plan still matches live, nothing to refuse or move.
     base = repo.head()

@@ -44,6 +44,7 @@ from bgctl.errors import BlueGreenError, RefusedError
 if TYPE_CHECKING:
     from bgctl.orchestrate import Context, Outcome
     from bgctl.planguard import PlanReport
+    from bgctl.state import EnvState
     from bgctl.terraform import TerraformRoot
 
 FALLBACK_BRANCH = "main"
@@ -525,6 +526,12 @@ def git_drifts(
     }
 
 
+def drift_for_state(envs_dir: Path, st: EnvState) -> GitDrift | None:
+    """``git_drift`` for a state read: the live color is what the load balancer routes to (else SSM).
+    The call ``status`` and ``validate`` make; None when there is nothing to compare."""
+    return git_drift(envs_dir, st.env, st.routing.color or st.ssm_color)
+
+
 # --------------------------------------------------------------------------------------------------
 # After a traffic move: commit the color file, or say exactly how
 # --------------------------------------------------------------------------------------------------
@@ -602,6 +609,32 @@ class RecordResult:
         if not self.commands:
             return self.message
         return "\n".join([self.message, *(f"    {c}" for c in self.commands)])
+
+
+TRAFFIC_OPERATIONS = ("deploy", "switch", "rollback", "recover")
+
+
+def record_outcome(envs_dir: Path, outcome: Outcome, *, commit: bool = True) -> RecordResult | None:
+    """``record_traffic_move`` for an operation's outcome; None when the operation moved no traffic (a
+    dry run, cleanup, shutdown, a switch to the color already active). The call the CLI makes after
+    ``deploy``, ``switch``, ``rollback`` and ``recover``."""
+    to = outcome.to_color
+    if outcome.dry_run or outcome.operation not in TRAFFIC_OPERATIONS or to not in COLORS:
+        return None
+    if outcome.from_color == to:
+        return None
+    if outcome.operation == "recover":
+        # A recover either completed the move (the file says ``to``) or undid it (nothing moved).
+        try:
+            if read_active_color(Path(envs_dir) / outcome.env) != to:
+                return None
+        except (OSError, ValueError):
+            return None
+    version = outcome.version if outcome.operation == "deploy" else None
+    move = TrafficMove(
+        outcome.env, outcome.from_color, to, outcome.operation, version, operator_identity(), run_url()
+    )
+    return record_traffic_move(envs_dir, move, commit=commit)
 
 
 def dirty_paths(git: Git) -> list[str]:
