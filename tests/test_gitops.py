@@ -282,6 +282,15 @@ def test_drift_for_state_uses_the_load_balancer_else_ssm(repo: Repo):
     assert drift_for_state(repo.envs_dir, unknown) is None  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_the_printed_printf_writes_exactly_the_color_file(color: str):
+    from bgctl.colorfile import render_color_file
+    from bgctl.gitops import color_file_printf
+
+    out = subprocess.run(color_file_printf(color), capture_output=True, text=True, check=True).stdout
+    assert out == render_color_file(color)
+
+
 def test_operator_identity_in_ci_names_the_actor_and_the_run():
     from bgctl.gitops import operator_identity, run_url
 

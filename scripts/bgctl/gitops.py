@@ -299,7 +299,7 @@ def color_records(
         return None
     envs = list(envs)
     paths = {env: repo_path(git, Path(envs_dir) / env / COLOR_FILE) for env in envs}
-    ignored = set(git.run("check-ignore", "--", *paths.values(), check=False).stdout.split())
+    ignored = set(git.run("check-ignore", "--", *paths.values(), check=False).stdout.splitlines())
     dref = default_ref(git, environ)
     revs = {"head": "HEAD", "local_default": f"refs/heads/{dref.branch}", "default": dref.ref}
     blobs = read_blobs(git, [f"{rev}:{p}" for rev in revs.values() for p in paths.values()])
@@ -478,7 +478,7 @@ def classify_drift(git: Git, record: ColorRecord, live: str, cli: str = "bluegre
             DriftKind.UNPUSHED,
             f"the load balancer routes {env} to {live} and the local {branch} has that commit, but it is "
             f"not pushed: {said} (as of the last fetch); {consequence}",
-            [git.cmd("pull", "--rebase", remote, branch), git.cmd("push", remote, branch)]
+            [git.cmd("pull", "--rebase", "--autostash", remote, branch), git.cmd("push", remote, branch)]
             if record.on_default_branch
             else record_live(f"the local {branch} was never pushed"),
         )
