@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from bgctl.aws import Clients, make_clients
+from bgctl.context import Context, NoPrompter
 from bgctl.envspec import ENVS_DIR
 from bgctl.health import HttpChecker
-from bgctl.orchestrate import Context, NoPrompter
+from bgctl.settings import Settings
 from bgctl.state import StateReader
 from bgctl.switching import ApiDriver
 
@@ -90,18 +91,30 @@ def make_context(
     clients: Clients | None = None,
 ) -> Context:
     clients = clients or make_clients()
-    return Context(
-        env=env,
-        clients=clients,
-        reader=StateReader(clients, HttpChecker(sandbox.health_url_template), envs_dir=envs_dir),
-        driver=ApiDriver(clients, envs_dir),
-        reporter=reporter or RecordingReporter(),
-        prompter=prompter or NoPrompter(),
+    settings = Settings(
         envs_dir=envs_dir,
+        health_url=sandbox.health_url_template,
+        endpoint_url=sandbox.endpoint_url,
         health_timeout=4.0,
         verify_timeout=2.0,
         poll_interval=0.05,
     )
+    return Context(
+        env=env,
+        clients=clients,
+        reader=StateReader(clients, HttpChecker.of(settings), envs_dir=envs_dir),
+        driver=ApiDriver(clients, envs_dir),
+        reporter=reporter or RecordingReporter(),
+        prompter=prompter or NoPrompter(),
+        settings=settings,
+    )
+
+
+def lock_record(clients: Clients, env: str) -> Any:
+    """The parsed lock (with its journal), or None."""
+    from bgctl.lock import parse_lock
+
+    return parse_lock(param(clients, f"/compiler-explorer/{env}/lock"))
 
 
 def asg(clients: Clients, name: str) -> dict[str, Any]:
@@ -132,3 +145,25 @@ def mark_holder_dead(clients: Clients, env: str) -> None:
     doc = json.loads(clients.ssm.get_parameter(Name=name)["Parameter"]["Value"])
     doc["pid"] = int(child.stdout)
     clients.ssm.put_parameter(Name=name, Value=json.dumps(doc), Type="String", Overwrite=True)
+
+
+class _Operations:
+    """The operations under one name, as the tests call them."""
+
+    from bgctl.operations.cleanup import cleanup, shutdown
+    from bgctl.operations.deploy import DISCOVERY_REFUSAL, deploy
+    from bgctl.operations.recover import force_unlock, recover
+    from bgctl.operations.switch import rollback, switch
+
+
+ops = _Operations
+
+
+def hold_lock(env: str, operation: str = "deploy") -> Any:
+    """Take ``env``'s lock as another operation would (its own clients, so no fence lands on ours)."""
+    from bgctl.lock import EnvLock
+
+    lock = EnvLock(make_clients(), env)
+    info = lock.acquire(operation)
+    lock.abandon()
+    return info

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bgctl.bench import CallCounter, CallCounts, CountingChecker, count_read, reader_clients
+from bgctl.envspec import ENVS_DIR
 from bgctl.sandbox import Sandbox
 from bgctl.state import StateReader
 
@@ -23,7 +24,7 @@ def _calls(sb: Sandbox, k: int, m: int, *, probe_http: bool = False) -> tuple[Ca
     """(calls, instances seen, probes sent) for one read of a fresh k-env fleet of m instances each."""
     envs = sorted(sb.build_synthetic(k, m))
     checker = CountingChecker(sb.health_url_template, loopback_only=True)
-    reader = StateReader(reader_clients(sb.endpoint_url), checker)
+    reader = StateReader(reader_clients(sb.endpoint_url), checker, envs_dir=ENVS_DIR)
     states, counts = count_read(reader, envs, probe_http=probe_http)
     assert sorted(states) == envs
     assert all(st.wiring is not None and not st.drift for st in states.values())

@@ -130,7 +130,8 @@ def test_status_all_json(sandbox, envs_dir, capsys):
     assert code == 0
     doc = json.loads(out)
     assert len(doc) == 9
-    assert doc["prod"]["routes"] == {"https listener": "blue", "http listener": "blue"}
+    blue = {"active": "blue", "canary_weight": 0}
+    assert doc["prod"]["routes"] == {"https listener": blue, "http listener": blue}
 
 
 def test_status_shows_drift_loudly(sandbox, envs_dir, capsys):
@@ -200,8 +201,9 @@ def test_validate_reports_stale_lock_and_unfinished_journal(sandbox, envs_dir, c
     ssm.put_parameter(Name="/compiler-explorer/beta/lock", Value=json.dumps(lock), Type="String")
     code, out, _ = run(capsys, "--env", "beta", "validate")
     assert code == 1
-    assert "lock held by alice@admin pid 1 (deploy)" in out
-    assert "fix: bluegreen --env beta recover --force-unlock" in out
+    assert "lock t held by alice@admin pid 1 (deploy)" in out
+    assert "with no journal" in out
+    assert "fix: bluegreen --env beta recover --force-unlock t" in out
 
 
 def test_validate_reports_leftover_protection(sandbox, envs_dir, capsys):

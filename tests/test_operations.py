@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bgctl import orchestrate
 from bgctl.colorfile import read_active_color
 from bgctl.errors import HealthGateError, InterruptedOperation, LockHeldError, RefusedError, UsageError
-from bgctl.lock import EnvLock
 from bgctl.wiring import parse_wiring, wiring_param
 from bgtest import (
     HardKill,
@@ -18,8 +16,10 @@ from bgtest import (
     ScriptedPrompter,
     asg,
     copy_envs,
+    hold_lock,
     make_context,
     mark_holder_dead,
+    ops,
     param,
     rule_target,
 )
@@ -52,8 +52,7 @@ def assert_settled(ctx, env: str, serving: str) -> None:
     assert st.colors[serving].asg_healthy >= 1
     for color in ("blue", "green"):
         assert asg(ctx.clients, w.asg_names[color])["SuspendedProcesses"] == [], color
-    assert param(ctx.clients, f"/compiler-explorer/{env}/lock") is None
-    assert param(ctx.clients, f"/compiler-explorer/{env}/journal") is None
+    assert param(ctx.clients, f"/compiler-explorer/{env}/lock") is None  # the journal lives inside it
 
 
 # -- happy paths ---------------------------------------------------------------------------------------
@@ -61,7 +60,7 @@ def test_deploy_happy_path(sandbox, envs_dir):
     reporter = RecordingReporter()
     ctx = make_context(sandbox, envs_dir, reporter=reporter)
     w = wiring(ctx)
-    outcome = orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+    outcome = ops.deploy(ctx, "gh-105", skip_confirmation=True)
     assert (outcome.from_color, outcome.to_color) == ("blue", "green")
     assert reporter.steps == DEPLOY_STEPS
     for arn in w.rule_arns.values():
@@ -70,7 +69,8 @@ def test_deploy_happy_path(sandbox, envs_dir):
     assert param(ctx.clients, w.version_parameters["blue"]) == "gh-100"  # the old color keeps its own
     green, blue = asg(ctx.clients, "beta-green"), asg(ctx.clients, "beta-blue")
     assert green["DesiredCapacity"] == 1 and green["MinSize"] >= 1
-    assert blue["DesiredCapacity"] == 1 and blue["MinSize"] == 0  # warm for instant rollback
+    # Warm for instant rollback, and held there: min = desired, so its scaling policies cannot empty it.
+    assert blue["DesiredCapacity"] == 1 and blue["MinSize"] == 1
     assert_settled(ctx, "beta", "green")
 
 
@@ -78,7 +78,7 @@ def test_deploy_with_capacity_and_prod_listeners(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir, "prod")
     w = wiring(ctx, "prod")
     # gh-104 has discovery for prod in the sandbox, so no prompt is needed.
-    orchestrate.deploy(ctx, "gh-104", capacity=3, skip_confirmation=True)
+    ops.deploy(ctx, "gh-104", capacity=3, skip_confirmation=True)
     for arn in w.listener_arns.values():
         listener = ctx.clients.elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]
         assert listener["DefaultActions"][0]["TargetGroupArn"] == w.target_group_arns["green"]
@@ -88,17 +88,17 @@ def test_deploy_with_capacity_and_prod_listeners(sandbox, envs_dir):
 
 def test_switch_and_rollback(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
-    orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
-    orchestrate.rollback(ctx)
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    ops.rollback(ctx)
     assert_settled(ctx, "beta", "blue")
-    orchestrate.switch(ctx, "green")
+    ops.switch(ctx, "green")
     assert_settled(ctx, "beta", "green")
     assert param(ctx.clients, "/compiler-explorer/beta/green/version") == "gh-105"
 
 
 def test_switch_to_the_active_color_is_a_no_op(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
-    outcome = orchestrate.switch(ctx, "blue")
+    outcome = ops.switch(ctx, "blue")
     assert "already serves blue" in outcome.notes[0]
     assert_settled(ctx, "beta", "blue")
 
@@ -106,10 +106,10 @@ def test_switch_to_the_active_color_is_a_no_op(sandbox, envs_dir):
 def test_dry_runs_change_nothing(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
     before = ctx.reader.read_one("beta", probe_http=False)
-    deploy = orchestrate.deploy(ctx, "gh-105", dry_run=True)
-    kinds = sorted({c.kind for c in deploy.changes})
+    deploy = ops.deploy(ctx, "gh-105", dry_run=True)
+    kinds = sorted({c.kind for c in deploy.plan.changes(envs_dir)})
     assert kinds == ["asg", "file", "rule", "ssm", "version"]
-    switch = orchestrate.switch(ctx, "green", dry_run=True)
+    switch = ops.switch(ctx, "green", dry_run=True)
     assert any("would be REFUSED" in n for n in switch.notes)
     after = ctx.reader.read_one("beta", probe_http=False)
     assert after.routing == before.routing
@@ -119,24 +119,24 @@ def test_dry_runs_change_nothing(sandbox, envs_dir):
 
 def test_cleanup_and_refusal_to_touch_active(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
-    orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)
     with pytest.raises(RefusedError, match="it is the active color of beta"):
-        orchestrate.cleanup(ctx, "green")
-    orchestrate.cleanup(ctx)
+        ops.cleanup(ctx, "green")
+    ops.cleanup(ctx)
     blue = asg(ctx.clients, "beta-blue")
     assert (blue["DesiredCapacity"], blue["MinSize"]) == (0, 0)
     assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 1
     with pytest.raises(RefusedError, match="no capacity left"):
-        orchestrate.rollback(ctx)
+        ops.rollback(ctx)
 
 
 def test_shutdown_needs_the_typed_name_and_is_recorded(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir, prompter=ScriptedPrompter(typed_answers=["prod"]))
     with pytest.raises(RefusedError, match="not confirmed"):
-        orchestrate.shutdown(ctx)
+        ops.shutdown(ctx)
     assert asg(ctx.clients, "beta-blue")["DesiredCapacity"] == 1
     ctx.prompter = ScriptedPrompter(typed_answers=["beta"])
-    orchestrate.shutdown(ctx, reason="maintenance")
+    ops.shutdown(ctx, reason="maintenance")
     assert asg(ctx.clients, "beta-blue")["DesiredCapacity"] == 0
     record = json.loads(param(ctx.clients, "/compiler-explorer/beta/shutdown"))
     assert record["reason"] == "maintenance"
@@ -151,7 +151,7 @@ def test_unhealthy_new_color_is_never_switched_to(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
     w = wiring(ctx)
     with pytest.raises(HealthGateError, match="not healthy after"):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     for arn in w.rule_arns.values():
         assert rule_target(ctx.clients, arn) == w.target_group_arns["blue"]
     green = asg(ctx.clients, "beta-green")
@@ -164,7 +164,7 @@ def test_unreachable_new_color_is_never_switched_to(sandbox, envs_dir):
     sandbox.fail_color("beta", "green", "drop")
     ctx = make_context(sandbox, envs_dir)
     with pytest.raises(HealthGateError):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     assert_settled(ctx, "beta", "blue")
 
 
@@ -172,7 +172,7 @@ def test_existing_instances_warning_and_refusal(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
     ctx.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
     with pytest.raises(RefusedError) as info:
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     text = info.value.message
     assert "⚠️  WARNING: The green ASG already has 1 instance(s) running!" in text
     assert "use 'bluegreen --env beta switch green'" in text
@@ -186,7 +186,7 @@ def test_existing_instances_replaced_when_confirmed(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir, prompter=ScriptedPrompter(confirms=[True]))
     ctx.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
     old = set(sandbox.instance_ids("beta", "green"))
-    orchestrate.deploy(ctx, "gh-105")
+    ops.deploy(ctx, "gh-105")
     assert not old & set(sandbox.instance_ids("beta", "green"))
     assert_settled(ctx, "beta", "green")
 
@@ -195,8 +195,8 @@ def test_prod_without_discovery_and_skip_confirmation_is_refused_without_mutatio
     ctx = make_context(sandbox, envs_dir, "prod")
     before = {n: asg(ctx.clients, n) for n in ("prod-blue", "prod-green")}
     with pytest.raises(RefusedError) as info:
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
-    assert info.value.message == orchestrate.DISCOVERY_REFUSAL
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    assert info.value.message == ops.DISCOVERY_REFUSAL
     assert "❌ ERROR: --skip-confirmation cannot be used for production deployments without discovery." in (
         info.value.message
     )
@@ -214,7 +214,7 @@ def test_prod_without_discovery_and_skip_confirmation_is_refused_without_mutatio
 def test_prod_discovery_copied_from_staging(sandbox, envs_dir):
     prompter = ScriptedPrompter(choices=[1])
     ctx = make_context(sandbox, envs_dir, "prod", prompter=prompter)
-    outcome = orchestrate.deploy(ctx, "gh-105")
+    outcome = ops.deploy(ctx, "gh-105")
     assert "Compiler discovery has not run for prod/gh-105" in prompter.asked[0]
     assert any("copied compiler discovery" in n for n in outcome.notes)
     bucket = wiring(ctx, "prod").builds.bucket
@@ -227,35 +227,35 @@ def test_prod_discovery_copy_failure_fails_the_deployment(sandbox, envs_dir):
     bucket = wiring(ctx, "prod").builds.bucket
     ctx.clients.s3.delete_object(Bucket=bucket, Key="dist/discovery/staging/gh-105.json")
     with pytest.raises(RefusedError, match="deployment failed"):
-        orchestrate.deploy(ctx, "gh-105")
+        ops.deploy(ctx, "gh-105")
     assert asg(ctx.clients, "prod-green")["DesiredCapacity"] == 0
 
 
 def test_prod_discovery_cancel(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir, "prod", prompter=ScriptedPrompter(choices=[3]))
     with pytest.raises(RefusedError, match="cancelled"):
-        orchestrate.deploy(ctx, "gh-105")
+        ops.deploy(ctx, "gh-105")
 
 
 def test_unknown_build_and_bad_capacity_refused_before_mutation(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
     with pytest.raises(RefusedError, match="build gh-999 not found"):
-        orchestrate.deploy(ctx, "gh-999", skip_confirmation=True)
+        ops.deploy(ctx, "gh-999", skip_confirmation=True)
     with pytest.raises(UsageError, match=r"outside 1\.\.4"):
-        orchestrate.deploy(ctx, "gh-105", capacity=9, skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", capacity=9, skip_confirmation=True)
     prod = make_context(sandbox, envs_dir, "prod")
     with pytest.raises(UsageError, match=r"--capacity 1 is outside 2\.\.40 for prod"):
-        orchestrate.deploy(prod, "gh-104", capacity=1, skip_confirmation=True)
+        ops.deploy(prod, "gh-104", capacity=1, skip_confirmation=True)
     assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 0
 
 
 def test_switch_refuses_a_color_without_healthy_instances(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
     with pytest.raises(RefusedError, match="green has no healthy instances"):
-        orchestrate.switch(ctx, "green")
+        ops.switch(ctx, "green")
     ctx.prompter = ScriptedPrompter(typed_answers=["nope"])
     with pytest.raises(RefusedError, match="not confirmed"):
-        orchestrate.switch(ctx, "green", force=True)
+        ops.switch(ctx, "green", force=True)
     assert_settled(ctx, "beta", "blue")
 
 
@@ -265,19 +265,23 @@ def test_switch_refuses_fewer_healthy_than_the_minimum(sandbox, envs_dir):
     assert need >= 2
     ctx.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="prod-green", DesiredCapacity=need - 1)
     with pytest.raises(RefusedError, match=f"needs at least {need}"):
-        orchestrate.switch(ctx, "green")
+        ops.switch(ctx, "green")
 
 
 # -- locks -------------------------------------------------------------------------------------------------
 def test_second_operation_fails_fast_naming_the_holder(sandbox, envs_dir):
     ctx = make_context(sandbox, envs_dir)
-    held = EnvLock(ctx.clients.ssm, "beta").acquire("deploy")
+    held = hold_lock("beta")
     with pytest.raises(LockHeldError, match=held.holder.split()[0]):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 0
     assert asg(ctx.clients, "beta-blue")["SuspendedProcesses"] == []
     ctx.prompter = ScriptedPrompter(typed_answers=["beta"])
-    orchestrate.force_unlock(ctx)
+    with pytest.raises(LockHeldError, match="still running on this host"):
+        ops.force_unlock(ctx, held.lock_id)  # its holder (this process) is alive
+    mark_holder_dead(ctx.clients, "beta")
+    ctx.prompter = ScriptedPrompter(typed_answers=["beta"])
+    ops.force_unlock(ctx, held.lock_id)
     assert param(ctx.clients, "/compiler-explorer/beta/lock") is None
 
 
@@ -286,7 +290,7 @@ def test_second_operation_fails_fast_naming_the_holder(sandbox, envs_dir):
 def test_sigint_at_each_step_leaves_a_safe_state(sandbox, envs_dir, step):
     ctx = make_context(sandbox, envs_dir, reporter=RecordingReporter(interrupt_at=step))
     with pytest.raises(InterruptedOperation):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     switched = DEPLOY_STEPS.index(step) > DEPLOY_STEPS.index("switch")
     serving = "green" if switched else "blue"
     assert_settled(ctx, "beta", serving)
@@ -301,16 +305,15 @@ def test_sigint_at_each_step_leaves_a_safe_state(sandbox, envs_dir, step):
 def test_hard_kill_at_each_step_then_recover(sandbox, envs_dir, step):
     ctx = make_context(sandbox, envs_dir, reporter=RecordingReporter(kill_at=step))
     with pytest.raises(HardKill):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     st = ctx.reader.read_one("beta")
-    assert st.journal is not None and st.journal["step"] == step
-    assert st.lock is not None
+    assert st.lock is not None and st.journal is not None and st.journal.operation == "deploy"
     with pytest.raises(LockHeldError, match="beta is locked by"):
-        orchestrate.deploy(make_context(sandbox, envs_dir), "gh-104", skip_confirmation=True)
+        ops.deploy(make_context(sandbox, envs_dir), "gh-104", skip_confirmation=True)
     with pytest.raises(LockHeldError, match="still running on this host"):
-        orchestrate.recover(make_context(sandbox, envs_dir))  # the holder (this process) looks alive
+        ops.recover(make_context(sandbox, envs_dir))  # the holder (this process) looks alive
     mark_holder_dead(ctx.clients, "beta")
-    outcome = orchestrate.recover(make_context(sandbox, envs_dir))
+    outcome = ops.recover(make_context(sandbox, envs_dir))
     switched = DEPLOY_STEPS.index(step) > DEPLOY_STEPS.index("switch")
     assert outcome.notes[0].startswith("completing" if switched else "undoing")
     assert_settled(ctx, "beta", "green" if switched else "blue")
@@ -320,7 +323,7 @@ def test_kill_mid_switch_with_one_rule_moved_is_completed_by_recover(sandbox, en
     ctx = make_context(sandbox, envs_dir, reporter=RecordingReporter(kill_at="switch"))
     w = wiring(ctx)
     with pytest.raises(HardKill):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
     # The process died after moving the HTTPS rule only.
     ctx.clients.elbv2.modify_rule(
         RuleArn=w.rule_arns["https"],
@@ -328,30 +331,30 @@ def test_kill_mid_switch_with_one_rule_moved_is_completed_by_recover(sandbox, en
     )
     assert ctx.reader.read_one("beta").routing.color is None
     mark_holder_dead(ctx.clients, "beta")
-    orchestrate.recover(make_context(sandbox, envs_dir))
+    ops.recover(make_context(sandbox, envs_dir))
     assert_settled(ctx, "beta", "green")
 
 
 def test_recover_with_nothing_to_do(sandbox, envs_dir):
-    outcome = orchestrate.recover(make_context(sandbox, envs_dir))
+    outcome = ops.recover(make_context(sandbox, envs_dir))
     assert outcome.notes == ["no unfinished operation: nothing to recover"]
 
 
 def test_post_switch_verification_failure_switches_back(sandbox, envs_dir, monkeypatch):
     ctx = make_context(sandbox, envs_dir)
-    real = ctx.driver.switch
+    real = ctx.driver.apply
     calls: list[str] = []
 
-    def lossy_switch(w, color):
-        calls.append(color)
-        real(w, color)
+    def lossy_apply(w, split, *, fence):
+        calls.append(split.describe())
+        real(w, split, fence=fence)
         if len(calls) == 1:  # the first switch "loses" the SSM update
             ctx.clients.ssm.put_parameter(
                 Name="/compiler-explorer/beta/active-color", Value="blue", Type="String", Overwrite=True
             )
 
-    monkeypatch.setattr(ctx.driver, "switch", lossy_switch)
+    monkeypatch.setattr(ctx.driver, "apply", lossy_apply)
     with pytest.raises(HealthGateError, match="post-switch verification of green failed"):
-        orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
-    assert calls == ["green", "blue", "blue"]  # switched, switched back, undo re-asserts blue
+        ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    assert calls == ["green", "blue"]  # switched, then switched back
     assert_settled(ctx, "beta", "blue")

@@ -71,7 +71,6 @@ def assert_safe(serving: str = "blue") -> None:
         assert asg(clients, name)["SuspendedProcesses"] == [], name
     assert asg(clients, "beta-green")["MinSize"] == 0
     assert param(clients, "/compiler-explorer/beta/lock") is None
-    assert param(clients, "/compiler-explorer/beta/journal") is None
     assert param(clients, "/compiler-explorer/beta/active-color") == serving
 
 
@@ -100,14 +99,16 @@ def test_kill_9_mid_deploy_then_recover(sandbox, child_env):
     proc.kill()
     proc.wait(timeout=30)
     status = run(child_env, "--env", "beta", "status")
-    assert "Unfinished deploy (step verify-health" in status.stdout
+    assert "Unfinished deploy gh-105 (blue -> green)" in status.stdout
+    assert "(its process is gone)" in status.stdout
     assert "bluegreen --env beta recover" in status.stdout
     validate = run(child_env, "--env", "beta", "validate")
     assert validate.returncode == 1
     assert "fix: bluegreen --env beta recover" in validate.stdout
     recovered = run(child_env, "--env", "beta", "recover")
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
-    assert "undoing the interrupted deploy (step verify-health)" in recovered.stdout
+    assert "undoing the interrupted deploy" in recovered.stdout
+    assert "✅ beta: recover done" in recovered.stdout and "undone" in recovered.stdout
     assert_safe()
 
 
@@ -122,7 +123,7 @@ def test_two_concurrent_deploys_exactly_one_proceeds(sandbox, child_env):
     recover = run(child_env, "--env", "beta", "recover")  # must not take over a live operation
     assert recover.returncode == 1
     assert "is still running on this host" in recover.stderr
-    assert "beta is locked by" in second.stderr and f"pid {first.pid} (deploy)" in second.stderr
+    assert "beta is locked by" in second.stderr and f"pid {first.pid} (deploy gh-105" in second.stderr
     sandbox.heal()
     out, _ = first.communicate(timeout=60)
     assert first.returncode == 0, out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bgctl.planguard import load_plan
 from bgctl.planning import apply_root, decide_apply
 from bgctl.switching import TerraformDriver
 from bgctl.terraform import TerraformRoot, default_binary
+from bgctl.traffic import TrafficSplit
 from bgctl.wiring import Builds, Capacity, Wiring
 from bgtest import copy_envs, make_context
 
@@ -62,7 +64,7 @@ def tf_envs(tmp_path: Path) -> Path:
 @pytest.mark.terraform
 def test_terraform_driver_switches_through_plan_guard_and_saved_plan(tf_envs: Path):
     driver = TerraformDriver(tf_envs, _binary(), str(PLUGIN_DIR))
-    driver.switch(_wiring("beta"), "green")
+    driver.apply(_wiring("beta"), TrafficSplit.to("green"))
     assert read_active_color(tf_envs / "beta") == "green"
     outputs = TerraformRoot(tf_envs / "beta", _binary(), plugin_dir=PLUGIN_DIR).outputs()
     assert outputs == {"active_color": "green"}
@@ -74,7 +76,7 @@ def test_terraform_driver_refuses_more_than_a_switch_and_restores_the_color_file
     main_tf.write_text(main_tf.read_text().replace('default     = "1"', 'default     = "2"'))
     driver = TerraformDriver(tf_envs, _binary(), str(PLUGIN_DIR))
     with pytest.raises(PlanGuardError, match=r"null_resource\.asg"):
-        driver.switch(_wiring("beta"), "green")
+        driver.apply(_wiring("beta"), TrafficSplit.to("green"))
     assert read_active_color(tf_envs / "beta") == "blue"
 
 
@@ -86,7 +88,7 @@ def test_plan_fallback_prints_what_switch_dry_run_prints(sandbox, tmp_path, monk
     assert "API driver's dry run from the live state" in plan[0]
     assert plan[1] == (
         "prod: traffic blue -> green (listeners :80 and :443, SSM active-color and active-target-group-arn, "
-        "file active_color.auto.tfvars.json), 0 other changes"
+        "asg prod-blue and prod-green, file active_color.auto.tfvars.json), 0 other changes"
     )
     assert main(["--env", "prod", "switch", "green", "--dry-run"]) == 0
     dry = capsys.readouterr().out.splitlines()
@@ -151,7 +153,8 @@ def test_decide_apply_refuses_destroys_unless_allowed():
 @pytest.mark.terraform
 def test_apply_root_applies_infrastructure_changes_only_when_allowed(tf_envs, sandbox, monkeypatch):
     ctx = make_context(sandbox, tf_envs)
-    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the clients keep the sandbox; Terraform runs on the null root
+    # The clients keep the sandbox; Terraform runs on the null root, so no local endpoint for it.
+    ctx.settings = replace(ctx.settings, endpoint_url=None)
     root = TerraformRoot(tf_envs / "beta", _binary(), plugin_dir=PLUGIN_DIR)
     assert apply_root(ctx, root).notes == ["no changes"]
     main_tf = tf_envs / "beta" / "main.tf"

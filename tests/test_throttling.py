@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from bgctl import orchestrate
 from bgctl.aws import make_clients
-from bgtest import copy_envs, make_context
+from bgtest import copy_envs, make_context, ops
 
 THROTTLE = {
     # protocol -> (status, body)
@@ -80,9 +79,9 @@ def test_deploy_switch_rollback_survive_20_percent_throttling(sandbox, tmp_path:
         throttler.attach(client)
     ctx = make_context(sandbox, envs_dir, clients=clients)
 
-    orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
-    orchestrate.rollback(ctx)
-    orchestrate.switch(ctx, "green")
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    ops.rollback(ctx)
+    ops.switch(ctx, "green")
 
     st = ctx.reader.read_one("beta")
     assert st.routing.color == "green" and st.ssm_color == "green"

@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bgctl.errors import AwsError
+from bgctl.errors import AwsError, UsageError
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ssm import SSMClient
+
+    from bgctl.settings import Settings
 
 T = TypeVar("T")
 
@@ -54,15 +56,47 @@ class Clients:
     ec2: EC2Client
 
 
-def make_clients(session: boto3.Session | None = None, *, config: Config = RETRY_CONFIG) -> Clients:
+def make_clients(
+    session: boto3.Session | None = None, *, config: Config = RETRY_CONFIG, endpoint_url: str | None = None
+) -> Clients:
     """Create the clients the tool uses from one session (default: the environment's credentials)."""
     session = session or boto3.Session()
+    if session.region_name is None:
+        raise UsageError(
+            "no AWS region configured: set AWS_REGION (e.g. us-east-1) or a region in your AWS profile"
+        )
+    kw: dict[str, Any] = {"config": config}
+    if endpoint_url:
+        kw["endpoint_url"] = endpoint_url
     return Clients(
-        autoscaling=session.client("autoscaling", config=config),
-        elbv2=session.client("elbv2", config=config),
-        ssm=session.client("ssm", config=config),
-        s3=session.client("s3", config=config),
-        ec2=session.client("ec2", config=config),
+        autoscaling=session.client("autoscaling", **kw),
+        elbv2=session.client("elbv2", **kw),
+        ssm=session.client("ssm", **kw),
+        s3=session.client("s3", **kw),
+        ec2=session.client("ec2", **kw),
+    )
+
+
+def session_for(settings: Settings) -> boto3.Session:
+    """One boto3 session from the settings (profile, region, explicit keys when given)."""
+    try:
+        return boto3.Session(
+            profile_name=settings.profile,
+            region_name=settings.region,
+            aws_access_key_id=settings.access_key_id,
+            aws_secret_access_key=settings.secret_access_key,
+            aws_session_token=settings.session_token,
+        )
+    except BotoCoreError as exc:
+        raise UsageError(f"AWS configuration problem: {exc}") from exc
+
+
+def clients_for(settings: Settings, *, read_only: bool = False) -> Clients:
+    """The CLI's clients: fewer retries for read-only commands (see READ_CONFIG)."""
+    return make_clients(
+        session_for(settings),
+        config=READ_CONFIG if read_only else RETRY_CONFIG,
+        endpoint_url=settings.endpoint_url,
     )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgctl.aws import RETRY_CONFIG, Clients
+from bgctl.envspec import ENVS_DIR
 from bgctl.health import HttpChecker, HttpResult, Target
 from bgctl.state import EnvState, StateReader
 
@@ -205,7 +206,7 @@ def measure(
     from bgctl import render
 
     checker = CountingChecker(health_template, loopback_only=True)
-    reader = StateReader(clients, checker)
+    reader = StateReader(clients, checker, envs_dir=ENVS_DIR)
     read_s: list[float] = []
     total_s: list[float] = []
     seen: list[CallCounts] = []

@@ -1,4 +1,4 @@
-"""The builds bucket: which versions exist, on which branch, how big, how new."""
+"""The builds bucket: which versions exist, on which branch, how big, how new; compiler discovery."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bgctl.aws import Clients, aws_errors, paginate
-from bgctl.errors import WiringError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bgctl.aws import Clients, aws_errors, error_code, paginate
+from bgctl.errors import BlueGreenError, RefusedError, WiringError
 from bgctl.state import EnvState
+from bgctl.wiring import Wiring
 
 BUILD_KEY = re.compile(r"^(?P<branch>.+)/(?P<version>gh-(?P<number>[0-9]+))\.tar\.(?:xz|gz|zst)$")
 
@@ -47,3 +50,44 @@ def list_builds(clients: Clients, st: EnvState, *, branch: str | None = None) ->
             )
         )
     return sorted(found, key=lambda b: (b.number, b.modified), reverse=True)
+
+
+def build_exists(clients: Clients, wiring: Wiring, version: str) -> bool:
+    """A build object named ``{version}.*`` exists under the builds prefix (any branch)."""
+    prefix = wiring.builds.prefix
+    with aws_errors("s3:ListObjectsV2 (builds)"):
+        objects = paginate(
+            clients.s3, "list_objects_v2", "Contents", Bucket=wiring.builds.bucket, Prefix=prefix
+        )
+    return any(obj["Key"].rsplit("/", 1)[-1].startswith(f"{version}.") for obj in objects)
+
+
+def discovery_key(wiring: Wiring, env: str, version: str) -> str:
+    """Where compiler discovery for ``env``/``version`` lives in the builds bucket."""
+    return f"{wiring.builds.discovery_prefix}{env}/{version}.json"
+
+
+def object_exists(clients: Clients, bucket: str, key: str) -> bool:
+    try:
+        clients.s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise BlueGreenError(f"checking s3://{bucket}/{key} failed: {error_code(exc)}") from exc
+    return True
+
+
+def copy_discovery(clients: Clients, wiring: Wiring, env: str, source_env: str, version: str) -> None:
+    """Copy ``source_env``'s discovery of ``version`` to ``env``; RefusedError when it fails or the
+    copy is not there afterwards (the deployment must not go on without it)."""
+    bucket = wiring.builds.bucket
+    key, source = discovery_key(wiring, env, version), discovery_key(wiring, source_env, version)
+    try:
+        clients.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source})
+    except (ClientError, BotoCoreError) as exc:
+        raise RefusedError(
+            f"copying discovery s3://{bucket}/{source} -> {key} failed: {exc}; deployment failed",
+            hint=f"run compiler discovery for {env}/{version}, then deploy again",
+        ) from exc
+    if not object_exists(clients, bucket, key):
+        raise RefusedError(f"discovery for {env}/{version} still missing after the copy; deployment failed")

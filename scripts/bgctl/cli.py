@@ -10,47 +10,54 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from bgctl import COLORS, REPO_ROOT
 from bgctl.envspec import ENVS_DIR, environment_names
 from bgctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BlueGreenError, UsageError
+from bgctl.settings import Settings
 
-ENVS_DIR_ENV = "BLUEGREEN_ENVS_DIR"
+if TYPE_CHECKING:
+    from bgctl.aws import Clients
+    from bgctl.context import Context, Outcome
+    from bgctl.state import StateReader
+    from bgctl.switching import TrafficDriver
 
 
-@dataclass
-class Settings:
+@dataclass(frozen=True)
+class Invocation:
+    """What every command is handed: the settings (read once) and the --env option."""
+
+    settings: Settings
     env: str | None
-    envs_dir: Path
+
+    @property
+    def envs_dir(self) -> Path:
+        return self.settings.envs_dir
 
 
-def _envs_dir() -> Path:
-    return Path(os.environ.get(ENVS_DIR_ENV) or ENVS_DIR)
-
-
-def _require_env(settings: Settings) -> str:
-    if settings.env is None:
+def _require_env(inv: Invocation) -> str:
+    if inv.env is None:
         raise UsageError(f"--env is required (one of: {', '.join(environment_names())})")
-    return settings.env
+    return inv.env
 
 
-def _clients(*, read_only: bool = False) -> Any:
-    from bgctl.aws import READ_CONFIG, RETRY_CONFIG, make_clients
+def _clients(inv: Invocation, *, read_only: bool = False) -> Clients:
+    from bgctl.aws import clients_for
 
-    return make_clients(config=READ_CONFIG if read_only else RETRY_CONFIG)
+    return clients_for(inv.settings, read_only=read_only)
 
 
-def _reader(clients: Any, settings: Settings) -> Any:
+def _reader(clients: Clients, inv: Invocation) -> StateReader:
     from bgctl.health import HttpChecker
     from bgctl.state import StateReader
 
-    return StateReader(clients, HttpChecker.from_env(), envs_dir=settings.envs_dir)
+    return StateReader(clients, HttpChecker.of(inv.settings), envs_dir=inv.envs_dir)
 
 
 # -- terminal I/O for the library -----------------------------------------------------------------
@@ -97,59 +104,50 @@ class ClickPrompter:
         return str(answer).strip() == expected
 
 
-def _terraform_binary() -> str:
+def _terraform_binary(settings: Settings) -> str:
     from bgctl.terraform import default_binary
 
-    return default_binary()
-
-
-def _default_via() -> str:
-    from bgctl.health import local_endpoint
-
-    return "api" if local_endpoint() else "terraform"
+    return settings.terraform_binary or default_binary()
 
 
 def _context(
-    settings: Settings,
+    inv: Invocation,
     *,
     via: str | None = None,
     skip_confirmation: bool = False,
     health_timeout: float | None = None,
-) -> Any:
-    from bgctl.orchestrate import Context, NoPrompter
+) -> Context:
+    from bgctl.context import Context, NoPrompter
     from bgctl.switching import ApiDriver, TerraformDriver
 
-    env = _require_env(settings)
-    clients = _clients()
-    chosen = via or _default_via()
-    driver: Any
+    env = _require_env(inv)
+    settings = inv.settings
+    if health_timeout is not None:
+        settings = replace(settings, health_timeout=health_timeout)
+    clients = _clients(inv)
+    chosen = via or ("api" if settings.local_endpoint else "terraform")
+    driver: TrafficDriver
     if chosen == "api":
         driver = ApiDriver(clients, settings.envs_dir)
     else:
         driver = TerraformDriver(
-            settings.envs_dir, _terraform_binary(), os.environ.get("BLUEGREEN_TF_PLUGIN_DIR")
+            settings.envs_dir,
+            _terraform_binary(settings),
+            settings.tf_plugin_dir,
+            local=settings.local_endpoint,
         )
-    ctx = Context(
+    return Context(
         env=env,
         clients=clients,
-        reader=_reader(clients, settings),
+        reader=_reader(clients, inv),
         driver=driver,
         reporter=ClickReporter(),
         prompter=NoPrompter() if skip_confirmation else ClickPrompter(),
-        envs_dir=settings.envs_dir,
+        settings=settings,
     )
-    if health_timeout is not None:
-        ctx.health_timeout = health_timeout
-    poll = os.environ.get("BLUEGREEN_POLL_INTERVAL")
-    if poll:
-        ctx.poll_interval = float(poll)
-    verify = os.environ.get("BLUEGREEN_VERIFY_TIMEOUT")
-    if verify:
-        ctx.verify_timeout = float(verify)
-    return ctx
 
 
-def _print_outcome(outcome: Any) -> None:
+def _print_outcome(outcome: Outcome, inv: Invocation) -> None:
     from bgctl.render import outcome_text
 
     if outcome.dry_run:
@@ -157,17 +155,21 @@ def _print_outcome(outcome: Any) -> None:
 
         summary = summary_from_dry_run(
             outcome.env,
-            outcome.changes,
+            outcome.plan.changes(inv.envs_dir) if outcome.plan else [],
             from_color=outcome.from_color or "?",
             to_color=outcome.to_color or "?",
             health=outcome.health,
         )
         click.echo(f"DRY RUN: nothing was changed. {outcome.operation} would do:")
         click.echo(render_summary(summary).rstrip())
+        if outcome.plan and outcome.plan.actions:
+            click.echo("Steps:")
+            for action in outcome.plan.actions:
+                click.echo(f"  [{action.step}] {action.message()}")
         for note in outcome.notes:
             click.echo(f"  {note}")
         return
-    click.echo(outcome_text(outcome))
+    click.echo(outcome_text(outcome, inv.envs_dir))
 
 
 VIA = click.option(
@@ -191,7 +193,8 @@ DRY_RUN = click.option("--dry-run", is_flag=True, help="Print what would change;
 @click.pass_context
 def cli(ctx: click.Context, env: str | None) -> None:
     """Blue-green deployments for the compiler site's environments."""
-    ctx.obj = Settings(env=env, envs_dir=_envs_dir())
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_environ(os.environ)
+    ctx.obj = Invocation(settings, env)
 
 
 @cli.command()
@@ -199,13 +202,13 @@ def cli(ctx: click.Context, env: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with stable keys.")
 @click.option("--all", "all_envs", is_flag=True, help="Every environment in one compact table.")
 @click.pass_obj
-def status(settings: Settings, detailed: bool, as_json: bool, all_envs: bool) -> None:
+def status(inv: Invocation, detailed: bool, as_json: bool, all_envs: bool) -> None:
     """Active color (SSM and load balancer), capacity, health and version of each color."""
     from bgctl import render
 
-    envs = environment_names() if all_envs else [_require_env(settings)]
-    clients = _clients(read_only=True)
-    states = _reader(clients, settings).read(envs, addresses=True if detailed or as_json else None)
+    envs = environment_names() if all_envs else [_require_env(inv)]
+    clients = _clients(inv, read_only=True)
+    states = _reader(clients, inv).read(envs, addresses=True if detailed or as_json else None)
     if as_json:
         doc: Any = (
             {e: render.status_json(s) for e, s in states.items()}
@@ -222,13 +225,13 @@ def status(settings: Settings, detailed: bool, as_json: bool, all_envs: bool) ->
 
 @cli.command()
 @click.pass_obj
-def validate(settings: Settings) -> None:
+def validate(inv: Invocation) -> None:
     """Check wiring, resources and that the color file, SSM and the load balancer agree."""
     from bgctl.validate import validate_env
 
-    env = _require_env(settings)
-    clients = _clients(read_only=True)
-    problems = validate_env(clients, _reader(clients, settings), env)
+    env = _require_env(inv)
+    clients = _clients(inv, read_only=True)
+    problems = validate_env(clients, _reader(clients, inv), env)
     if not problems:
         click.echo(f"✅ {env}: wiring, target groups, ASGs, routing and color records all agree")
         return
@@ -249,7 +252,7 @@ def validate(settings: Settings) -> None:
 @DRY_RUN
 @click.pass_obj
 def deploy(
-    settings: Settings,
+    inv: Invocation,
     version: str,
     capacity: int | None,
     skip_confirmation: bool,
@@ -259,23 +262,24 @@ def deploy(
     dry_run: bool,
 ) -> None:
     """Deploy VERSION to the inactive color, prove it healthy, switch. 'deploy list' lists builds."""
-    env = _require_env(settings)
+    env = _require_env(inv)
     if version == "list":
         from bgctl.builds import list_builds
         from bgctl.render import builds_table
 
-        clients = _clients(read_only=True)
-        st = _reader(clients, settings).read_one(env, probe_http=False)
+        clients = _clients(inv, read_only=True)
+        st = _reader(clients, inv).read_one(env, probe_http=False)
         click.echo(builds_table(st, list_builds(clients, st, branch=branch)))
         return
-    from bgctl.orchestrate import deploy as run_deploy
-    from bgctl.orchestrate import validate_version
+    from bgctl.operations.deploy import deploy as run_deploy
+    from bgctl.operations.deploy import validate_version
 
     validate_version(version)
-    ctx = _context(settings, via=via, skip_confirmation=skip_confirmation, health_timeout=health_timeout)
-    _print_outcome(
-        run_deploy(ctx, version, capacity=capacity, skip_confirmation=skip_confirmation, dry_run=dry_run)
+    ctx = _context(inv, via=via, skip_confirmation=skip_confirmation, health_timeout=health_timeout)
+    outcome = run_deploy(
+        ctx, version, capacity=capacity, skip_confirmation=skip_confirmation, dry_run=dry_run
     )
+    _print_outcome(outcome, inv)
 
 
 @cli.command()
@@ -286,11 +290,11 @@ def deploy(
 @VIA
 @DRY_RUN
 @click.pass_obj
-def switch(settings: Settings, color: str, force: bool, via: str | None, dry_run: bool) -> None:
+def switch(inv: Invocation, color: str, force: bool, via: str | None, dry_run: bool) -> None:
     """Move all traffic to COLOR, between health gates."""
-    from bgctl.orchestrate import switch as run_switch
+    from bgctl.operations.switch import switch as run_switch
 
-    _print_outcome(run_switch(_context(settings, via=via), color, force=force, dry_run=dry_run))
+    _print_outcome(run_switch(_context(inv, via=via), color, force=force, dry_run=dry_run), inv)
 
 
 @cli.command()
@@ -298,44 +302,50 @@ def switch(settings: Settings, color: str, force: bool, via: str | None, dry_run
 @VIA
 @DRY_RUN
 @click.pass_obj
-def rollback(settings: Settings, force: bool, via: str | None, dry_run: bool) -> None:
+def rollback(inv: Invocation, force: bool, via: str | None, dry_run: bool) -> None:
     """Switch back to the previous color (still warm from the last deploy)."""
-    from bgctl.orchestrate import rollback as run_rollback
+    from bgctl.operations.switch import rollback as run_rollback
 
-    _print_outcome(run_rollback(_context(settings, via=via), force=force, dry_run=dry_run))
+    _print_outcome(run_rollback(_context(inv, via=via), force=force, dry_run=dry_run), inv)
 
 
 @cli.command()
 @click.option("--color", type=click.Choice(COLORS), default=None, help="Default: the inactive color.")
 @click.pass_obj
-def cleanup(settings: Settings, color: str | None) -> None:
+def cleanup(inv: Invocation, color: str | None) -> None:
     """Scale the inactive color to zero (refuses the active color)."""
-    from bgctl.orchestrate import cleanup as run_cleanup
+    from bgctl.operations.cleanup import cleanup as run_cleanup
 
-    _print_outcome(run_cleanup(_context(settings), color))
+    _print_outcome(run_cleanup(_context(inv), color), inv)
 
 
 @cli.command()
 @click.option("--reason", default="", help="Recorded with the shutdown so status can show it.")
 @click.pass_obj
-def shutdown(settings: Settings, reason: str) -> None:
+def shutdown(inv: Invocation, reason: str) -> None:
     """Stop every instance of the environment (asks you to type its name)."""
-    from bgctl.orchestrate import shutdown as run_shutdown
+    from bgctl.operations.cleanup import shutdown as run_shutdown
 
-    _print_outcome(run_shutdown(_context(settings), reason=reason))
+    _print_outcome(run_shutdown(_context(inv), reason=reason), inv)
 
 
 @cli.command()
-@click.option("--force-unlock", is_flag=True, help="Remove a stale lock (asks you to type the env name).")
+@click.option(
+    "--force-unlock",
+    "lock_id",
+    metavar="LOCK_ID",
+    default=None,
+    help="Remove a stale lock: pass the lock ID status shows (asks you to type the env name).",
+)
 @VIA
 @click.pass_obj
-def recover(settings: Settings, force_unlock: bool, via: str | None) -> None:
-    """Complete or undo an operation whose process died (from its journal)."""
-    from bgctl.orchestrate import force_unlock as run_force_unlock
-    from bgctl.orchestrate import recover as run_recover
+def recover(inv: Invocation, lock_id: str | None, via: str | None) -> None:
+    """Complete or undo an operation whose process died (from the journal in its lock)."""
+    from bgctl.operations.recover import force_unlock as run_force_unlock
+    from bgctl.operations.recover import recover as run_recover
 
-    ctx = _context(settings, via=via)
-    _print_outcome(run_force_unlock(ctx) if force_unlock else run_recover(ctx))
+    ctx = _context(inv, via=via)
+    _print_outcome(run_force_unlock(ctx, lock_id) if lock_id else run_recover(ctx), inv)
 
 
 @cli.command()
@@ -346,20 +356,21 @@ def recover(settings: Settings, force_unlock: bool, via: str | None) -> None:
     help="Plan a switch to COLOR (default: the color file).",
 )
 @click.pass_obj
-def plan(settings: Settings, color: str | None) -> None:
+def plan(inv: Invocation, color: str | None) -> None:
     """Summary first, then the full plan: terraform plan, or the API dry run where the provider is missing."""
     from bgctl.planning import plan_env
     from bgctl.plansummary import render_summary
 
-    env = _require_env(settings)
-    clients = _clients(read_only=True)
-    st = _reader(clients, settings).read_one(env)
+    env = _require_env(inv)
+    clients = _clients(inv, read_only=True)
+    st = _reader(clients, inv).read_one(env)
     result = plan_env(
         st,
-        settings.envs_dir,
+        inv.envs_dir,
         color=color,
-        binary=_terraform_binary(),
-        plugin_dir=os.environ.get("BLUEGREEN_TF_PLUGIN_DIR"),
+        binary=_terraform_binary(inv.settings),
+        plugin_dir=inv.settings.tf_plugin_dir,
+        local=inv.settings.local_endpoint,
     )
     if result.notice:
         click.echo(result.notice)
@@ -371,19 +382,19 @@ def plan(settings: Settings, color: str | None) -> None:
     "--allow-destroy", is_flag=True, help="Allow a reviewed plan that destroys or replaces resources."
 )
 @click.pass_obj
-def apply_cmd(settings: Settings, allow_destroy: bool) -> None:
+def apply_cmd(inv: Invocation, allow_destroy: bool) -> None:
     """Apply the environment's root as committed (what the workflow runs on merge): a pure switch goes
     through the health gates, other changes apply only if they leave traffic alone."""
     from bgctl.planning import apply_root
     from bgctl.terraform import TerraformRoot
 
-    ctx = _context(settings, via="terraform")
+    ctx = _context(inv, via="terraform")
     root = TerraformRoot(
-        settings.envs_dir / ctx.env,
-        binary=_terraform_binary(),
-        plugin_dir=os.environ.get("BLUEGREEN_TF_PLUGIN_DIR"),
+        inv.envs_dir / ctx.env,
+        binary=_terraform_binary(inv.settings),
+        plugin_dir=inv.settings.tf_plugin_dir,
     )
-    _print_outcome(apply_root(ctx, root, allow_destroy=allow_destroy))
+    _print_outcome(apply_root(ctx, root, allow_destroy=allow_destroy), inv)
 
 
 # -- the sandbox -----------------------------------------------------------------------------------
@@ -392,11 +403,11 @@ def sandbox() -> None:
     """A local moto server on 127.0.0.1 with all nine environments: try everything without AWS."""
 
 
-def _sandbox_envs_dir() -> Path:
+def _sandbox_envs_dir(name: str) -> Path:
     """The sandbox switches a copy of terraform/envs, never the committed color files."""
     import shutil
 
-    target = REPO_ROOT / ".sandbox" / "envs"
+    target = REPO_ROOT / ".sandbox" / name / "envs"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(ENVS_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
@@ -408,11 +419,11 @@ def sandbox_up() -> None:
     """Start the sandbox in the foreground (Ctrl-C stops it); other shells: source .sandbox/env."""
     from bgctl.sandbox import Sandbox
 
-    envs_dir = _sandbox_envs_dir()
+    envs_dir = _sandbox_envs_dir("up")
     with Sandbox() as sb:
         env_file = sb.env_file()
         with env_file.open("a", encoding="utf-8") as fh:
-            fh.write(f"export {ENVS_DIR_ENV}='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")
+            fh.write(f"export BLUEGREEN_ENVS_DIR='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")
         click.echo(f"sandbox: moto on {sb.endpoint_url}, instance health on {sb.health_url_template}")
         click.echo(f"In another shell:  source {env_file.relative_to(REPO_ROOT)}")
         click.echo("                   scripts/bluegreen.py status --all")
@@ -444,30 +455,20 @@ def sandbox_demo() -> None:
     """Build the sandbox, walk through status, deploy, rollback and switch, then say what to try next."""
     from bgctl.sandbox import Sandbox
 
-    envs_dir = _sandbox_envs_dir()
+    envs_dir = _sandbox_envs_dir("demo")
     with Sandbox() as sb:
-        overrides = {
-            **sb.environ(),
-            ENVS_DIR_ENV: str(envs_dir),
-            "BLUEGREEN_POLL_INTERVAL": "0.2",
-        }
-        saved = {k: os.environ.get(k) for k in overrides}
-        os.environ.update(overrides)
+        # The demo hands its own settings down: the process environment is never edited.
+        settings = Settings.from_environ(
+            {**sb.environ(), "BLUEGREEN_ENVS_DIR": str(envs_dir), "BLUEGREEN_POLL_INTERVAL": "0.2"}
+        )
         failures = 0
-        try:
-            for title, argv in DEMO_STEPS:
-                click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")
-                code = main(argv)
-                expected = 1 if argv[-2:] == ["switch", "green"] and "prod" in argv else 0
-                if code != expected:
-                    failures += 1
-                    click.echo(f"(unexpected exit code {code})", err=True)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        for title, argv in DEMO_STEPS:
+            click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")
+            code = main(argv, settings=settings)
+            expected = 1 if argv[-2:] == ["switch", "green"] and "prod" in argv else 0
+            if code != expected:
+                failures += 1
+                click.echo(f"(unexpected exit code {code})", err=True)
     click.echo(
         "\nNext: `make sandbox` keeps a sandbox running; in another shell `source .sandbox/env`, then try\n"
         "  scripts/bluegreen.py --env staging deploy gh-104     (watch the health gate)\n"
@@ -496,13 +497,17 @@ def _usage_message(exc: click.UsageError) -> str:
     return message
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 (one return per exit path)
-    """Run the CLI; return the exit code (0 done, 1 failed/refused, 2 usage, 130 interrupted)."""
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:  # noqa: PLR0911
+    """Run the CLI; return the exit code (0 done, 1 failed/refused, 2 usage, 130 interrupted).
+    ``settings`` replaces what would be read from the process environment (the demo, tests)."""
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         rv = cli.main(
-            args=list(argv) if argv is not None else None, standalone_mode=False, prog_name="bluegreen"
+            args=list(argv) if argv is not None else None,
+            standalone_mode=False,
+            prog_name="bluegreen",
+            obj=settings,
         )
         if isinstance(rv, int):  # click returns (not raises) Exit codes when standalone_mode is off
             return rv

@@ -1,14 +1,14 @@
 """HTTP ``/healthcheck`` probes of instances through a configurable URL template.
 
-The template (``BLUEGREEN_HEALTH_URL``) may use ``{instance_id}``, ``{private_ip}``, ``{env}`` and
-``{color}``, e.g. ``http://{private_ip}/healthcheck`` on an admin node inside the VPC. Where no template
-is configured the check reports "skipped" with the reason. Against a local endpoint (the sandbox) only
-loopback addresses are ever contacted: a template that resolves elsewhere is skipped, never sent.
+The template (``BLUEGREEN_HEALTH_URL``, read into ``Settings``) may use ``{instance_id}``,
+``{private_ip}``, ``{env}`` and ``{color}``, e.g. ``http://{private_ip}/healthcheck`` on an admin node
+inside the VPC. Where no template is configured the check reports "skipped" with the reason. Against a
+local endpoint (the sandbox) only loopback addresses are ever contacted: a template that resolves
+elsewhere is skipped, never sent.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 import urllib.error
@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-HEALTH_URL_ENV = "BLUEGREEN_HEALTH_URL"
+from bgctl.settings import Settings, is_loopback
+
+SKIP_REASON = "not running on admin node: set BLUEGREEN_HEALTH_URL"
 
 
 @dataclass(frozen=True)
@@ -44,21 +46,9 @@ class Target:
     color: str
 
 
-def is_loopback(host: str | None) -> bool:
-    """True for ``localhost`` and addresses in 127.0.0.0/8 (or ::1)."""
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def local_endpoint() -> bool:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    return bool(endpoint) and is_loopback(urlsplit(endpoint).hostname or "")
+    """Deprecated: read ``Settings.local_endpoint`` instead (kept for the Terraform adapter)."""
+    return Settings.from_environ(os.environ).local_endpoint
 
 
 class HttpChecker:
@@ -69,17 +59,17 @@ class HttpChecker:
         template: str | None,
         *,
         timeout: float = 3.0,
-        loopback_only: bool | None = None,
-        skip_reason: str = "not running on admin node: set BLUEGREEN_HEALTH_URL",
+        loopback_only: bool,
+        skip_reason: str = SKIP_REASON,
     ) -> None:
         self.template = template
         self.timeout = timeout
-        self.loopback_only = local_endpoint() if loopback_only is None else loopback_only
+        self.loopback_only = loopback_only
         self.skip_reason = skip_reason
 
     @classmethod
-    def from_env(cls) -> HttpChecker:
-        return cls(os.environ.get(HEALTH_URL_ENV) or None)
+    def of(cls, settings: Settings) -> HttpChecker:
+        return cls(settings.health_url, loopback_only=settings.local_endpoint)
 
     @property
     def uses_private_ip(self) -> bool:

@@ -1,89 +1,141 @@
-"""The deployment journal: a durable record in SSM of a mutating operation's progress.
+"""The deployment journal: what a mutating operation is doing, durable in SSM while it runs.
 
-Every step that changes AWS writes what it changed (and what it was before) *before* moving on, so an
-operation killed outright (kill -9, a lost machine) can be completed or undone by ``recover`` from any
-machine. The journal lives beside the lock: ``/compiler-explorer/{env}/journal``.
+The journal travels *inside the lock record* (``/compiler-explorer/{env}/lock``, see ``bgctl.lock``): the
+lock is taken with the journal already in it, so taking the lock and writing ahead what the operation
+intends is one atomic SSM write. The journal holds everything needed to finish or undo the operation
+from any machine after a kill -9:
+
+- ``from_split`` / ``intended``: where traffic was, and where it is being moved (written *before* every
+  traffic move, switch-backs included: a switch-back rewrites ``intended`` and adds the color it
+  rejected to ``rejected``, which no later step may ever complete onto);
+- ``protected`` / ``inactive``: the two ASGs as they were before the operation touched them, so an undo
+  restores exactly that (every step is idempotent, so no per-step progress needs recording);
+- ``version`` / ``previous_version``: the build being deployed and what the target color recorded before.
+
+Format: ``schema_version`` 2 (see CHANGELOG.md).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from bgctl.aws import delete_parameter, get_parameter, put_parameter
-from bgctl.lock import now_iso, whoami
-from bgctl.wiring import param_name
+from bgctl.traffic import TrafficSplit
 
-if TYPE_CHECKING:
-    from mypy_boto3_ssm import SSMClient
+JOURNAL_SCHEMA = 2
 
 
-def journal_param(env: str) -> str:
-    return param_name(env, "journal")
-
-
-@dataclass
+@dataclass(frozen=True)
 class AsgSnapshot:
     """What an ASG looked like before we touched it."""
 
     name: str
     min_size: int
     desired: int
-    suspended: list[str] = field(default_factory=list)
+    suspended: tuple[str, ...] = ()
 
-
-@dataclass
-class Journal:
-    env: str
-    operation: str
-    from_color: str
-    to_color: str
-    lock_token: str
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    holder: str = field(default_factory=whoami)
-    started: str = field(default_factory=now_iso)
-    step: str = "prepare"
-    version: str | None = None
-    previous_version: str | None = None  # the target color's version before we recorded ours
-    via: str = "api"
-    protected: AsgSnapshot | None = None  # the active ASG before protection
-    inactive: AsgSnapshot | None = None  # the target ASG before scaling
-    traffic_switched: bool = False
-    done_steps: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "min_size": self.min_size,
+            "desired": self.desired,
+            "suspended": list(self.suspended),
+        }
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> Journal:
-        doc = dict(doc)
-        for key in ("protected", "inactive"):
-            if doc.get(key) is not None:
-                doc[key] = AsgSnapshot(**doc[key])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in doc.items() if k in known})
-
-
-class JournalStore:
-    def __init__(self, ssm: SSMClient, env: str) -> None:
-        self.ssm = ssm
-        self.env = env
-        self.name = journal_param(env)
-
-    def load(self) -> Journal | None:
-        text = get_parameter(self.ssm, self.name)
-        if text is None:
+    def from_doc(cls, doc: Any) -> AsgSnapshot | None:
+        if not doc:
             return None
-        return Journal.from_dict(json.loads(text))
+        return cls(
+            name=str(doc["name"]),
+            min_size=int(doc["min_size"]),
+            desired=int(doc["desired"]),
+            suspended=tuple(str(p) for p in doc.get("suspended", ())),
+        )
 
-    def save(self, journal: Journal, step: str | None = None) -> None:
-        if step is not None:
-            journal.step = step
-            if step not in journal.done_steps:
-                journal.done_steps.append(step)
-        put_parameter(self.ssm, self.name, journal.to_json(), overwrite=True)
 
-    def close(self) -> None:
-        delete_parameter(self.ssm, self.name)
+def _split_or_none(doc: Any) -> TrafficSplit | None:
+    return TrafficSplit.from_doc(doc) if doc else None
+
+
+@dataclass(frozen=True)
+class Journal:
+    """One operation's intent and the state it must restore; immutable (each change is a new value)."""
+
+    env: str
+    operation: str
+    from_split: TrafficSplit | None = None
+    intended: TrafficSplit | None = None
+    target_color: str | None = None
+    version: str | None = None
+    previous_version: str | None = None
+    protected: AsgSnapshot | None = None
+    inactive: AsgSnapshot | None = None
+    rejected: tuple[str, ...] = ()
+    via: str = "api"
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def moves_traffic(self) -> bool:
+        return self.intended is not None and self.intended != self.from_split
+
+    def switching_back(self, rejected: str) -> Journal:
+        """The write-ahead record of a switch-back: traffic returns to where it was; ``rejected`` is
+        never completed onto."""
+        return replace(self, intended=self.from_split, rejected=(*self.rejected, rejected))
+
+    def describe(self) -> str:
+        """One line: what this operation does."""
+        parts = [self.operation]
+        if self.version:
+            parts.append(self.version)
+        if self.from_split and self.intended and self.from_split != self.intended:
+            parts.append(f"({self.from_split.describe()} -> {self.intended.describe()})")
+        elif self.target_color:
+            parts.append(f"({self.target_color})")
+        if self.rejected:
+            parts.append(f"[rejected {', '.join(self.rejected)}]")
+        return " ".join(parts)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "schema_version": JOURNAL_SCHEMA,
+            "id": self.id,
+            "env": self.env,
+            "operation": self.operation,
+            "from": self.from_split.to_doc() if self.from_split else None,
+            "intended": self.intended.to_doc() if self.intended else None,
+            "target_color": self.target_color,
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "protected": self.protected.to_doc() if self.protected else None,
+            "inactive": self.inactive.to_doc() if self.inactive else None,
+            "rejected": list(self.rejected),
+            "via": self.via,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> Journal:
+        """Parse a journal; ValueError (naming what is wrong) for anything malformed."""
+        if not isinstance(doc, dict):
+            raise ValueError("journal is not a JSON object")  # noqa: TRY004 (a parse error, like the rest)
+        if doc.get("schema_version") != JOURNAL_SCHEMA:
+            raise ValueError(f"journal schema_version {doc.get('schema_version')!r} is not {JOURNAL_SCHEMA}")
+        try:
+            return cls(
+                env=str(doc["env"]),
+                operation=str(doc["operation"]),
+                from_split=_split_or_none(doc.get("from")),
+                intended=_split_or_none(doc.get("intended")),
+                target_color=doc.get("target_color"),
+                version=doc.get("version"),
+                previous_version=doc.get("previous_version"),
+                protected=AsgSnapshot.from_doc(doc.get("protected")),
+                inactive=AsgSnapshot.from_doc(doc.get("inactive")),
+                rejected=tuple(str(c) for c in doc.get("rejected", ())),
+                via=str(doc.get("via", "api")),
+                id=str(doc.get("id", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"journal lacks or mistypes {exc}") from exc

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bgctl.colorfile import read_active_color
+from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, TerraformError
-from bgctl.lock import EnvLock
-from bgctl.orchestrate import Context, Outcome, color_health, switch
+from bgctl.gate import color_health
+from bgctl.lock import EnvLock, fenced
+from bgctl.operations.switch import plan_switch, switch
 from bgctl.planguard import PlanReport, parse_plan
 from bgctl.plansummary import SwitchSummary, summary_from_dry_run, summary_from_plan
 from bgctl.state import EnvState
-from bgctl.switching import planned_changes
 from bgctl.terraform import TerraformRoot, try_init
 
 
@@ -36,12 +37,13 @@ def plan_env(
     color: str | None,
     binary: str,
     plugin_dir: str | None = None,
+    local: bool = False,
 ) -> PlanResult:
     root_dir = envs_dir / st.env
     target = color or read_active_color(root_dir)
     health = color_health(st.colors[target]) if target in st.colors else None
     root = TerraformRoot(root_dir, binary=binary, plugin_dir=plugin_dir)
-    available, reason = try_init(root)
+    available, reason = try_init(root, local=local)
     if available:
         with tempfile.TemporaryDirectory(prefix="bluegreen-plan-") as tmp:
             planfile = root.plan_to_file(Path(tmp) / "plan.tfplan", {"active_color": target})
@@ -51,7 +53,8 @@ def plan_env(
     notice = (
         f"terraform plan unavailable here ({reason}): showing the API driver's dry run from the live state"
     )
-    changes = planned_changes(st, target, envs_dir)
+    # Read-only: a held lock does not stop anyone from looking at the plan.
+    changes = plan_switch(st, target, own_token=st.lock.token if st.lock else None).changes(envs_dir)
     summary = summary_from_dry_run(
         st.env, changes, from_color=st.active_color or "?", to_color=target, health=health
     )
@@ -95,7 +98,7 @@ def decide_apply(report: PlanReport, *, allow_destroy: bool = False) -> ApplyDec
 
 def apply_root(ctx: Context, root: TerraformRoot, *, allow_destroy: bool = False) -> Outcome:
     """Apply the environment root as committed: the merge-to-main path of the review workflow."""
-    ok, reason = try_init(root)
+    ok, reason = try_init(root, local=ctx.settings.local_endpoint)
     if not ok:
         raise TerraformError(f"cannot apply {ctx.env}: {reason}")
     color = read_active_color(root.working_dir)
@@ -105,10 +108,8 @@ def apply_root(ctx: Context, root: TerraformRoot, *, allow_destroy: bool = False
         if decision.action == "switch":
             return switch(ctx, color)
         if decision.action == "apply":
-            lock = EnvLock(ctx.clients.ssm, ctx.env)
-            lock.acquire("apply")
-            try:
+            lock = EnvLock(ctx.clients, ctx.env)
+            with fenced(lock, "apply"):
+                lock.check()
                 root.apply_plan(planfile)
-            finally:
-                lock.release()
     return Outcome(ctx.env, "apply", notes=[decision.reason])

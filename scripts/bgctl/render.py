@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from bgctl import COLORS
+from bgctl.context import Outcome
 from bgctl.state import ColorState, EnvState
 
 OK, UNKNOWN, EMPTY, INFO, WARN, BAD = "✅", "❓", "⚪", "ℹ️", "⚠️", "❌"
@@ -45,23 +47,17 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
         lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
         return "\n".join(lines)
     if st.shutdown:
-        who = st.shutdown.get("by", "?")
-        since = st.shutdown.get("at", "?")
-        lines.append(f"{INFO}  Environment was shut down on purpose by {who} at {since}")
+        lines.append(f"{INFO}  Environment was {st.shutdown.describe()}")
     lines.append(f"Active Color: {st.active_color or 'unknown'}")
     lines.append(f"Inactive Color: {st.inactive_color or 'unknown'}")
-    routes = ", ".join(f"{k} -> {v or 'foreign'}" for k, v in st.routing.paths.items()) or "none found"
-    lines.append(f"Traffic: {routes} (SSM: {st.ssm_color or 'missing'}, file: {st.file_color or 'missing'})")
+    file_text = st.file_split.describe() if st.file_split else "missing"
+    lines.append(f"Traffic: {st.routing.describe()} (SSM: {st.ssm_color or 'missing'}, file: {file_text})")
     for problem in st.drift:
         lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env} validate")
     if st.lock:
-        lines.append(f"🔒 Locked by {st.lock.describe()}")
-    if st.journal:
-        lines.append(
-            f"{WARN}  Unfinished {st.journal.get('operation', 'deployment')} "
-            f"(step {st.journal.get('step', '?')}, started {st.journal.get('started', '?')})"
-            f"  → run: bluegreen --env {st.env} recover"
-        )
+        lines.append(lock_line(st))
+    if st.last:
+        lines.append(f"Last operation: {st.last.describe()}")
     lines.append("")
     lines.append("ASG Status:")
     for color in COLORS:
@@ -89,6 +85,20 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
                     f"http={'skipped' if http.skipped else http.detail}{latency}"
                 )
     return "\n".join(lines)
+
+
+def lock_line(st: EnvState) -> str:
+    """The lock, and whether its holder still runs (an unfinished journal needs ``recover``)."""
+    lock = st.lock
+    if lock is None:
+        return ""
+    line = f"🔒 Locked by {lock.describe()} (lock ID {lock.lock_id or 'unreadable'})"
+    if lock.journal is not None and lock.alive_here() is False:
+        line = (
+            f"{WARN}  Unfinished {lock.journal.describe()} by {lock.holder} since {lock.since} "
+            f"(its process is gone)  → run: bluegreen --env {st.env} recover"
+        )
+    return line
 
 
 def color_json(cs: ColorState, active: bool) -> dict[str, Any]:
@@ -138,12 +148,27 @@ def status_json(st: EnvState) -> dict[str, Any]:
         "ssm_active_color": st.ssm_color,
         "file_active_color": st.file_color,
         "load_balancer_color": st.routing.color,
-        "routes": st.routing.paths,
+        "routes": {k: v.to_doc() if v else None for k, v in st.routing.routes.items()},
         "drift": st.drift,
-        "lock": asdict(st.lock) if st.lock else None,
-        "journal": st.journal,
-        "shutdown": st.shutdown,
+        "lock": _lock_json(st),
+        "journal": st.journal.to_doc() if st.journal else None,
+        "shutdown": asdict(st.shutdown) if st.shutdown else None,
         "colors": {c: color_json(cs, c == st.active_color) for c, cs in st.colors.items()},
+    }
+
+
+def _lock_json(st: EnvState) -> dict[str, Any] | None:
+    lock = st.lock
+    if lock is None:
+        return None
+    return {
+        "id": lock.lock_id,
+        "holder": lock.holder,
+        "operation": lock.operation,
+        "since": lock.since,
+        "host": lock.host,
+        "pid": lock.pid,
+        "holder_alive": lock.alive_here(),
     }
 
 
@@ -170,10 +195,10 @@ def summary_row(st: EnvState) -> list[str]:
     notes = []
     if st.drift:
         notes.append(f"{WARN} drift")
-    if st.lock:
-        notes.append("🔒 locked")
-    if st.journal:
+    if st.lock and st.journal and st.lock.alive_here() is False:
         notes.append(f"{WARN} unfinished")
+    elif st.lock:
+        notes.append("🔒 locked")
     if st.shutdown:
         notes.append("shut down")
     cells.append(", ".join(notes) or OK)
@@ -220,19 +245,21 @@ def builds_table(st: EnvState, builds: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def outcome_text(outcome: Any) -> str:
+def outcome_text(outcome: Outcome, envs_dir: Path) -> str:
     """The closing lines of a mutating command (or of its dry run)."""
     lines: list[str] = []
     if outcome.dry_run:
+        changes = outcome.plan.changes(envs_dir) if outcome.plan else []
         lines.append(f"DRY RUN: {outcome.env} {outcome.operation} would change (nothing was changed):")
-        lines += [f"  - {c.kind} {c.target}: {c.before} -> {c.after}" for c in outcome.changes] or [
-            "  (nothing)"
-        ]
+        lines += [f"  - {c.kind} {c.target}: {c.before} -> {c.after}" for c in changes] or ["  (nothing)"]
     else:
         head = f"✅ {outcome.env}: {outcome.operation} done"
-        if outcome.to_color and outcome.operation in ("deploy", "switch", "rollback", "recover"):
+        moved = outcome.from_split != outcome.to_split
+        if outcome.to_split and moved and outcome.operation in ("deploy", "switch", "rollback", "recover"):
             head += f" ({outcome.from_color} -> {outcome.to_color}"
             head += f", version {outcome.version})" if outcome.version else ")"
         lines.append(head)
     lines += [f"  {n}" for n in outcome.notes]
+    if outcome.timings and not outcome.dry_run:
+        lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()))
     return "\n".join(lines)

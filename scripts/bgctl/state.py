@@ -7,33 +7,32 @@ and target health (the one per-target-group call) is queried concurrently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bgctl import COLORS
+from bgctl import COLORS, other_color
 from bgctl.aws import Clients, aws_errors, chunks, error_code, get_parameters, paginate
-from bgctl.colorfile import read_active_color
-from bgctl.envspec import ENVS_DIR
+from bgctl.colorfile import read_split
 from bgctl.errors import AwsError, WiringError
 from bgctl.health import HttpChecker, HttpResult, Target
-from bgctl.journal import journal_param
+from bgctl.history import HistoryRecord, history_param
+from bgctl.journal import Journal
 from bgctl.lock import LockInfo, lock_param, parse_lock
+from bgctl.shutdown import ShutdownRecord, shutdown_param
+from bgctl.traffic import Routing, TrafficSplit, carriers, split_of_actions
 from bgctl.wiring import (
     Wiring,
     active_color_param,
     active_tg_param,
-    param_name,
     parse_wiring,
     version_param,
     wiring_param,
 )
-
-TRAFFIC_KEYS = ("https", "http")
 
 
 @dataclass(frozen=True)
@@ -96,25 +95,9 @@ class ColorState:
         skipped = [r.detail for r in self.http_results if r.skipped]
         return skipped[0] if skipped else None
 
-
-@dataclass(frozen=True)
-class Routing:
-    """Where the load balancer actually sends the environment's traffic."""
-
-    # "https rule" / "http listener" -> color (None: forwards somewhere that is not ours)
-    paths: dict[str, str | None]
-    missing: tuple[str, ...] = ()
-
     @property
-    def color(self) -> str | None:
-        colors = set(self.paths.values())
-        if len(colors) == 1 and not self.missing:
-            return next(iter(colors))
-        return None
-
-    @property
-    def consistent(self) -> bool:
-        return self.color is not None
+    def empty(self) -> bool:
+        return self.desired == 0 and self.min_size == 0 and not self.instances
 
 
 @dataclass(frozen=True)
@@ -124,75 +107,67 @@ class EnvState:
     wiring_error: str | None
     ssm_color: str | None
     ssm_tg_arn: str | None
-    file_color: str | None
+    file_split: TrafficSplit | None
     routing: Routing
     colors: dict[str, ColorState]
     lock: LockInfo | None
-    journal: dict[str, Any] | None
-    shutdown: dict[str, Any] | None
+    shutdown: ShutdownRecord | None
+    last: HistoryRecord | None = None
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal of the operation holding the lock (running, or dead and waiting for recover)."""
+        return self.lock.journal if self.lock else None
+
+    @property
+    def file_color(self) -> str | None:
+        return self.file_split.active if self.file_split else None
+
+    @property
+    def split(self) -> TrafficSplit | None:
+        """Where the load balancer sends traffic (one value for every carrier), else None."""
+        return self.routing.split
 
     @property
     def active_color(self) -> str | None:
-        """The color traffic reaches: what the load balancer routes to, else what SSM records."""
-        return self.routing.color or self.ssm_color
+        """The color traffic reaches (a canary's base): the load balancer's, else what SSM records."""
+        split = self.routing.split
+        return split.active if split else self.ssm_color
 
     @property
     def inactive_color(self) -> str | None:
         active = self.active_color
-        return None if active is None else ("green" if active == "blue" else "blue")
+        return None if active is None else other_color(active)
 
     @property
     def drift(self) -> list[str]:
         """Human-readable disagreements between the color file, SSM and the load balancer."""
         found: list[str] = []
-        lb = self.routing.color
+        lb = self.routing.split
         if self.routing.missing:
             found.append(f"load balancer: {', '.join(self.routing.missing)} not found")
-        elif lb is None and self.routing.paths:
-            parts = ", ".join(f"{k} -> {v or 'foreign target group'}" for k, v in self.routing.paths.items())
-            found.append(f"load balancer routes inconsistently ({parts})")
-        if self.ssm_color and lb and self.ssm_color != lb:
-            found.append(f"SSM says {self.ssm_color} but the load balancer routes to {lb}")
+        elif lb is None and self.routing.routes:
+            found.append(f"load balancer routes inconsistently ({self.routing.describe()})")
+        if self.ssm_color and lb and self.ssm_color != lb.active:
+            found.append(f"SSM says {self.ssm_color} but the load balancer routes to {lb.describe()}")
         if self.wiring and self.ssm_color and self.ssm_tg_arn:
             expected = self.wiring.target_group_arns.get(self.ssm_color)
             if expected != self.ssm_tg_arn:
                 found.append("SSM active-target-group-arn does not match SSM active-color")
-        if self.file_color and lb and self.file_color != lb:
-            found.append(f"committed color file says {self.file_color} but the load balancer routes to {lb}")
+        if self.file_split and lb and self.file_split != lb:
+            found.append(
+                f"committed color file says {self.file_split.describe()} but the load balancer routes "
+                f"to {lb.describe()}"
+            )
         if self.ssm_color is None and self.wiring is not None:
             found.append("SSM active-color parameter is missing")
         return found
 
 
-def _json_or_none(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return {"raw": text}
-    return value if isinstance(value, dict) else {"raw": text}
-
-
-def _forward_target(actions: list[Any]) -> str | None:
-    """The target group a forward action sends everything to (None when weighted across several)."""
-    for action in actions:
-        if action.get("Type") != "forward":
-            continue
-        if action.get("TargetGroupArn"):
-            return str(action["TargetGroupArn"])
-        groups = [
-            g for g in action.get("ForwardConfig", {}).get("TargetGroups", []) if g.get("Weight", 1) != 0
-        ]
-        if len(groups) == 1:
-            return str(groups[0]["TargetGroupArn"])
-    return None
-
-
 class StateReader:
     """Reads EnvState for a set of environments with batched calls."""
 
-    def __init__(self, clients: Clients, checker: HttpChecker, *, envs_dir: Any = ENVS_DIR) -> None:
+    def __init__(self, clients: Clients, checker: HttpChecker, *, envs_dir: Path) -> None:
         self.clients = clients
         self.checker = checker
         self.envs_dir = envs_dir
@@ -202,7 +177,7 @@ class StateReader:
         names: list[str] = []
         for env in envs:
             names += [wiring_param(env), active_color_param(env), active_tg_param(env)]
-            names += [lock_param(env), journal_param(env), param_name(env, "shutdown")]
+            names += [lock_param(env), shutdown_param(env), history_param(env)]
             names += [version_param(env, c) for c in COLORS]
         return get_parameters(self.clients.ssm, names)
 
@@ -332,35 +307,36 @@ class StateReader:
         for env in envs:
             w: Wiring | None = wirings.get(env)
             colors: dict[str, ColorState] = {}
-            routing = Routing(paths={})
+            routing = Routing(routes={})
             if w is not None:
                 for color in COLORS:
                     colors[color] = self._color_state(
                         w, color, groups, tg_health, found_addresses, http, params
                     )
-                routing = self._routing(w, rules, missing_rules, listeners, missing_listeners)
+                routing = self._routing(
+                    w, rules, missing_rules, listeners, missing_listeners, params.get(active_color_param(env))
+                )
             states[env] = EnvState(
                 env=env,
                 wiring=w,
                 wiring_error=errors.get(env),
                 ssm_color=params.get(active_color_param(env)),
                 ssm_tg_arn=params.get(active_tg_param(env)),
-                file_color=self._file_color(env),
+                file_split=self._file_split(env),
                 routing=routing,
                 colors=colors,
                 lock=parse_lock(params.get(lock_param(env))),
-                journal=_json_or_none(params.get(journal_param(env))),
-                shutdown=_json_or_none(params.get(param_name(env, "shutdown"))),
+                shutdown=ShutdownRecord.parse(params.get(shutdown_param(env))),
+                last=HistoryRecord.from_json(params.get(history_param(env)) or ""),
             )
         return states
 
     def read_one(self, env: str, *, probe_http: bool = True, addresses: bool | None = None) -> EnvState:
         return self.read([env], probe_http=probe_http, addresses=addresses)[env]
 
-    def _file_color(self, env: str) -> str | None:
-        root = self.envs_dir / env
+    def _file_split(self, env: str) -> TrafficSplit | None:
         try:
-            return read_active_color(root)
+            return read_split(self.envs_dir / env)
         except (OSError, ValueError):
             return None
 
@@ -418,28 +394,19 @@ class StateReader:
         missing_rules: set[str],
         listeners: dict[str, Any],
         missing_listeners: set[str],
+        ssm_color: str | None,
     ) -> Routing:
-        """Where each of the environment's traffic paths forwards: prod's listener default actions,
-        or the path rules on each listener."""
-        if w.is_default_action:
-            kind, arns, found, gone, actions_key = (
-                "listener",
-                w.listener_arns,
-                listeners,
-                missing_listeners,
-                "DefaultActions",
-            )
-        else:
-            kind, arns, found, gone, actions_key = "rule", w.rule_arns, rules, missing_rules, "Actions"
-        paths: dict[str, str | None] = {}
+        """The split each carrier forwards by: prod's listener default actions, or the path rules."""
+        routes: dict[str, TrafficSplit | None] = {}
         missing: list[str] = []
-        for key in TRAFFIC_KEYS:
-            arn = arns.get(key)
-            if arn is None:
+        for carrier in carriers(w):
+            found, gone, key = (
+                (listeners, missing_listeners, "DefaultActions")
+                if carrier.kind == "listener"
+                else (rules, missing_rules, "Actions")
+            )
+            if carrier.arn in gone or carrier.arn not in found:
+                missing.append(carrier.label)
                 continue
-            if arn in gone or arn not in found:
-                missing.append(f"{key} {kind}")
-                continue
-            tg = _forward_target(found[arn].get(actions_key, []))
-            paths[f"{key} {kind}"] = w.color_of_target_group(tg) if tg else None
-        return Routing(paths=paths, missing=tuple(missing))
+            routes[carrier.label] = split_of_actions(found[carrier.arn].get(key, []), w, prefer=ssm_color)
+        return Routing(routes=routes, missing=tuple(missing))

@@ -207,7 +207,7 @@ LOCAL_ENDPOINT_REASON = (
 )
 
 
-def try_init(root: TerraformRoot, *, backend: bool = True) -> tuple[bool, str]:
+def try_init(root: TerraformRoot, *, backend: bool = True, local: bool | None = None) -> tuple[bool, str]:
     """Initialise ``root`` (providers, and the backend unless ``backend`` is False).
 
     Returns (True, "") or (False, one-line reason): where the AWS provider cannot be installed (machines
@@ -215,9 +215,11 @@ def try_init(root: TerraformRoot, *, backend: bool = True) -> tuple[bool, str]:
     Terraform, before anything changes. ``init`` is what the switch needs first anyway, and it is
     cached in the root's ``.terraform`` directory, so nothing is downloaded twice.
     """
-    from bgctl.health import local_endpoint
+    if local is None:
+        from bgctl.health import local_endpoint
 
-    if local_endpoint():
+        local = local_endpoint()
+    if local:
         return False, LOCAL_ENDPOINT_REASON
     # Providers first, without the backend: where they cannot be installed nothing contacts the state.
     for with_backend in (False, True) if backend else (False,):

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from bgctl import COLORS
+from bgctl.asg import PROTECT_PROCESSES
 from bgctl.aws import Clients, error_code
 from bgctl.errors import AwsError
-from bgctl.ops import PROTECT_PROCESSES
 from bgctl.state import EnvState, StateReader
 
 
@@ -58,17 +58,19 @@ def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR09
             )
     for where in st.routing.missing:
         found.append(Problem(f"{where} of {env} not found on the load balancer", apply))
-    lb = st.routing.color
-    if not st.routing.missing and lb is None and st.routing.paths:
+    split = st.routing.split
+    lb = split.active if split else None
+    if not st.routing.missing and split is None and st.routing.routes:
         found.append(
-            Problem(f"load balancer routes inconsistently: {st.routing.paths}", f"{cli} switch COLOR")
+            Problem(f"load balancer routes inconsistently: {st.routing.describe()}", f"{cli} switch COLOR")
         )
     if st.ssm_color is None:
         found.append(Problem("SSM active-color parameter is missing", apply))
     elif lb and st.ssm_color != lb:
         found.append(
             Problem(
-                f"SSM active-color says {st.ssm_color} but the load balancer routes to {lb}",
+                f"SSM active-color says {st.ssm_color} but the load balancer routes to "
+                f"{split.describe() if split else lb}",
                 f"{cli} switch {lb}  (records what actually serves), "
                 f"or {cli} switch {st.ssm_color} to move traffic",
             )
@@ -87,32 +89,33 @@ def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR09
                 f'write {{"active_color": "{lb or "blue"}"}} to it and commit',
             )
         )
-    elif lb and st.file_color != lb:
+    elif split and st.file_split != split:
         found.append(
             Problem(
-                f"committed color file says {st.file_color} but the load balancer routes to {lb} "
-                "(a terraform apply would move traffic)",
+                f"committed color file says {st.file_split.describe() if st.file_split else '?'} but the "
+                f"load balancer routes to {split.describe()} (a terraform apply would move traffic)",
                 f'set active_color to "{lb}" in terraform/envs/{env}/active_color.auto.tfvars.json '
                 "and commit, "
                 f"or {cli} switch {st.file_color}",
             )
         )
-    if st.journal:
-        found.append(
-            Problem(
-                f"unfinished {st.journal.get('operation', 'operation')} "
-                f"from {st.journal.get('started', '?')} "
-                f"by {st.journal.get('holder', '?')} (step {st.journal.get('step', '?')})",
-                f"{cli} recover",
+    lock = st.lock
+    if lock is not None and lock.alive_here() is not True:
+        if lock.journal is not None:
+            found.append(
+                Problem(
+                    f"unfinished {lock.journal.describe()} since {lock.since} by {lock.holder}"
+                    + (" (its process is gone)" if lock.alive_here() is False else " (on another host)"),
+                    f"{cli} recover",
+                )
             )
-        )
-    elif st.lock:
-        found.append(
-            Problem(
-                f"lock held by {st.lock.describe()} with no operation in progress",
-                f"{cli} recover --force-unlock (if that process is gone)",
+        else:
+            found.append(
+                Problem(
+                    f"lock {lock.lock_id or '(unreadable)'} held by {lock.describe()} with no journal",
+                    f"{cli} recover --force-unlock {lock.lock_id or 'LOCK_ID'} (if that process is gone)",
+                )
             )
-        )
     active = lb or st.ssm_color
     if active and not st.shutdown:
         cs = st.colors[active]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from bgctl.health import is_loopback
+from bgctl.settings import is_loopback
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"

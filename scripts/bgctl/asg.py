@@ -1,4 +1,4 @@
-"""Small AWS mutation steps, each with one job. The orchestrator composes them and journals each."""
+"""ASG and SSM mutations, each one idempotent call with one job. The runner composes them."""
 
 from __future__ import annotations
 
@@ -15,20 +15,17 @@ PROTECT_PROCESSES = ("AlarmNotification", "ScheduledActions", "AZRebalance")
 
 def snapshot(cs: ColorState) -> AsgSnapshot:
     return AsgSnapshot(
-        name=cs.asg_name, min_size=cs.min_size, desired=cs.desired, suspended=list(cs.suspended)
+        name=cs.asg_name, min_size=cs.min_size, desired=cs.desired, suspended=tuple(cs.suspended)
     )
 
 
-def protect_asg(clients: Clients, cs: ColorState) -> None:
-    """No scale-in or scale-out of ``cs`` while we work: suspend scaling processes, pin min to desired."""
-    with aws_errors(f"autoscaling:SuspendProcesses {cs.asg_name}"):
+def protect_asg(clients: Clients, asg_name: str, pin_min: int) -> None:
+    """No scale-in or scale-out while we work: suspend scaling processes, pin min to its size."""
+    with aws_errors(f"autoscaling:SuspendProcesses {asg_name}"):
         clients.autoscaling.suspend_processes(
-            AutoScalingGroupName=cs.asg_name, ScalingProcesses=list(PROTECT_PROCESSES)
+            AutoScalingGroupName=asg_name, ScalingProcesses=list(PROTECT_PROCESSES)
         )
-    with aws_errors(f"autoscaling:UpdateAutoScalingGroup {cs.asg_name}"):
-        clients.autoscaling.update_auto_scaling_group(
-            AutoScalingGroupName=cs.asg_name, MinSize=min(cs.desired, cs.max_size)
-        )
+    set_min(clients, asg_name, pin_min)
 
 
 def unprotect_asg(clients: Clients, snap: AsgSnapshot, *, min_size: int | None = None) -> None:

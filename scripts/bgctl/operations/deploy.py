@@ -1,0 +1,210 @@
+"""deploy: the new version on the inactive color, proven healthy, then traffic moves to it.
+
+Steps (the plan's actions): prepare (discovery copy, prod only) → protect the active ASG → record the
+version for the inactive color and scale it → wait until the gate passes → switch → verify → cleanup
+(the old color held warm for rollback, the new one's minimum, a shutdown record cleared).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bgctl import other_color
+from bgctl.asg import PROTECT_PROCESSES, snapshot
+from bgctl.builds import build_exists, discovery_key, object_exists
+from bgctl.capacity import CapacityPolicy
+from bgctl.context import Context, Outcome
+from bgctl.errors import RefusedError, UsageError
+from bgctl.operations import execute, move_traffic, require_settled
+from bgctl.plan import (
+    Action,
+    AwaitHealthy,
+    Basis,
+    ClearShutdown,
+    CopyDiscovery,
+    Drain,
+    Plan,
+    Protect,
+    RecordVersion,
+    Scale,
+    SetMin,
+    Unprotect,
+    VerifyTraffic,
+)
+from bgctl.plansummary import ColorHealth
+from bgctl.shutdown import shutdown_param
+from bgctl.state import EnvState
+from bgctl.traffic import TrafficSplit
+from bgctl.wiring import Wiring
+
+VERSION_RE = re.compile(r"^gh-[0-9]{1,9}$")
+PROD_ENVS = ("prod",)
+DISCOVERY_SOURCE = "staging"
+
+EXISTING_INSTANCES_WARNING = """⚠️  WARNING: The {color} ASG already has {count} instance(s) running!
+This means you'll be switching to existing instances rather than deploying fresh ones.
+
+If you want to:
+  • Switch traffic to existing {color} instances → use 'bluegreen --env {env} switch {color}'
+  • Roll back to {color} → use 'bluegreen --env {env} rollback'
+  • Deploy fresh instances → run 'bluegreen --env {env} cleanup' first, then deploy"""
+
+DISCOVERY_WARNING = """⚠️  WARNING: Compiler discovery has not run for {env}/{version}
+For production deployments, we can copy discovery from staging if available.
+Options:
+  1. Copy discovery from staging (recommended)
+  2. Continue without discovery (risky)
+  3. Cancel deployment"""
+
+DISCOVERY_REFUSAL = (
+    "❌ ERROR: --skip-confirmation cannot be used for production deployments without discovery.\n"
+    """Production deployments require either:
+  1. Existing discovery file for the version
+  2. Manual confirmation to copy discovery from staging
+Deployment cancelled."""
+)
+
+
+def validate_version(version: str) -> str:
+    if not VERSION_RE.match(version):
+        raise UsageError(f"malformed version {version!r}: expected gh-<build number>, e.g. gh-123")
+    return version
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What the operator decided before the lock was taken; the plan under the lock reuses them."""
+
+    version: str
+    capacity: int | None = None
+    replace_existing: bool = False
+    copy_discovery: bool = False
+
+
+def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Plan:
+    """The deploy plan for ``st``; every refusal is raised here, before anything changes."""
+    wiring, split = require_settled(st, own_token)
+    if split.serving is None:
+        raise RefusedError(
+            f"{st.env} is mid-canary ({split.describe()}): promote or abort it before deploying",
+            hint=f"bluegreen --env {st.env} switch {split.active}",
+        )
+    active = split.active
+    target = other_color(active)
+    policy = CapacityPolicy.of(wiring)
+    active_cs, target_cs = st.colors[active], st.colors[target]
+    want = (
+        policy.check_capacity(d.capacity)
+        if d.capacity is not None
+        else policy.default_capacity(active_cs.desired)
+    )
+    occupied = target_cs.desired > 0 or bool(target_cs.instances)
+    if occupied and not d.replace_existing:
+        raise RefusedError(existing_warning(st.env, target, target_cs.desired, len(target_cs.instances)))
+    to = TrafficSplit.to(target)
+    actions: list[Action] = []
+    if d.copy_discovery:
+        actions.append(
+            CopyDiscovery(st.env, DISCOVERY_SOURCE, d.version, discovery_key(wiring, st.env, d.version))
+        )
+    actions.append(Protect(snapshot(active_cs), PROTECT_PROCESSES))
+    if occupied:
+        actions.append(Drain(snapshot(target_cs)))
+    actions += [
+        RecordVersion(target, wiring.version_parameters[target], target_cs.version, d.version),
+        Scale(snapshot(target_cs), want, want),
+        AwaitHealthy(target, want, d.version),
+        move_traffic(st, wiring, to),
+        VerifyTraffic(to, target, min(policy.floor, want)),
+        Unprotect(snapshot(active_cs), PROTECT_PROCESSES, CapacityPolicy.standby_min(active_cs.desired)),
+    ]
+    if want != policy.serving_min:
+        actions.append(SetMin(target_cs.asg_name, want, policy.serving_min, "serving"))
+    if st.shutdown is not None:
+        actions.append(ClearShutdown(shutdown_param(st.env)))
+    return Plan(
+        env=st.env,
+        operation="deploy",
+        wiring=wiring,
+        basis=Basis(split, target, int(occupied), d.version),
+        actions=tuple(actions),
+        from_split=split,
+        to_split=to,
+        target_color=target,
+        version=d.version,
+    )
+
+
+def existing_warning(env: str, color: str, desired: int, instances: int) -> str:
+    return EXISTING_INSTANCES_WARNING.format(color=color, count=instances or desired, env=env)
+
+
+def _discovery(
+    ctx: Context, wiring: Wiring, version: str, *, skip_confirmation: bool
+) -> tuple[bool, list[str]]:
+    """Production needs compiler discovery for the version: (copy it from staging?, notes)."""
+    if ctx.env not in PROD_ENVS or object_exists(
+        ctx.clients, wiring.builds.bucket, discovery_key(wiring, ctx.env, version)
+    ):
+        return False, []
+    if skip_confirmation:
+        raise RefusedError(DISCOVERY_REFUSAL)
+    choice = ctx.prompter.choose(DISCOVERY_WARNING.format(env=ctx.env, version=version), 3)
+    if choice == 2:
+        return False, [
+            f"deploying {version} to {ctx.env} WITHOUT compiler discovery (operator chose option 2)"
+        ]
+    if choice != 1:
+        raise RefusedError("Deployment cancelled.")
+    return True, [f"copied compiler discovery for {version} from {DISCOVERY_SOURCE}"]
+
+
+def deploy(
+    ctx: Context,
+    version: str,
+    *,
+    capacity: int | None = None,
+    skip_confirmation: bool = False,
+    dry_run: bool = False,
+) -> Outcome:
+    validate_version(version)
+    st = ctx.reader.read_one(ctx.env)
+    wiring, split = require_settled(st)
+    decisions = Decisions(version, capacity)
+    if capacity is not None:
+        CapacityPolicy.of(wiring).check_capacity(capacity)
+    if not build_exists(ctx.clients, wiring, version):
+        raise RefusedError(
+            f"build {version} not found in s3://{wiring.builds.bucket}/{wiring.builds.prefix}",
+            hint=f"{ctx.cli} deploy list",
+        )
+    target_cs = st.colors[other_color(split.active)]
+    notes: list[str] = []
+    if target_cs.desired > 0 or target_cs.instances:
+        warning = existing_warning(ctx.env, target_cs.color, target_cs.desired, len(target_cs.instances))
+        if skip_confirmation or dry_run:
+            raise RefusedError(warning + "\nRefusing with --skip-confirmation: nothing changed.")
+        ctx.reporter.warn(warning)
+        if not ctx.prompter.confirm(
+            f"Scale {target_cs.color} to 0 first and deploy fresh instances of {version}?"
+        ):
+            raise RefusedError("deployment cancelled; nothing changed")
+        decisions = Decisions(version, capacity, replace_existing=True)
+        notes.append(f"replaced the {len(target_cs.instances)} existing {target_cs.color} instance(s)")
+    ctx.driver.check_available(ctx.env)
+    if dry_run:
+        plan = plan_deploy(st, decisions)
+        want = next(a.want for a in plan.actions if isinstance(a, AwaitHealthy))
+        health = ColorHealth.unknown(
+            plan.target_color or "?", f"{want} new instance(s) of {version} not launched (dry run)"
+        )
+        return Outcome(
+            ctx.env, "deploy", plan.from_split, plan.to_split, version, plan=plan, dry_run=True, health=health
+        )
+    copy, discovery_notes = _discovery(ctx, wiring, version, skip_confirmation=skip_confirmation)
+    decisions = Decisions(version, capacity, decisions.replace_existing, copy)
+    first = plan_deploy(st, decisions)
+    outcome = execute(ctx, first, lambda now, token: plan_deploy(now, decisions, token))
+    outcome.notes = discovery_notes + notes + outcome.notes
+    return outcome
