@@ -17,7 +17,6 @@ from bgctl.gitops import (
     TrafficMove,
     UnrequestedSwitchError,
     check_merge_plan,
-    color_at,
     default_ref,
     drift_for_state,
     find_repo,
@@ -28,12 +27,15 @@ from bgctl.gitops import (
     read_blobs,
     record_outcome,
     record_traffic_move,
+    split_at,
 )
 from bgctl.planguard import load_plan
+from bgctl.traffic import TrafficSplit
 from gitrepo import Repo, git, isolated_git, make_repo
 
 PLANS = Path(__file__).parent / "fixtures" / "plans"
-MOVE = TrafficMove("prod", "blue", "green", "deploy", "gh-124", who="alice@laptop")
+S = TrafficSplit.to
+MOVE = TrafficMove("prod", S("blue"), S("green"), "deploy", "gh-124", who="alice@laptop")
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +57,8 @@ def run_commands(commands: tuple[str, ...] | list[str]) -> None:
         assert proc.returncode == 0, f"{cmd}\n{proc.stderr}"
 
 
-def drift_kind(repo: Repo, env: str, live: str) -> DriftKind:
-    found = git_drift(repo.envs_dir, env, live)
+def drift_kind(repo: Repo, env: str, live: str | TrafficSplit) -> DriftKind:
+    found = git_drift(repo.envs_dir, env, S(live) if isinstance(live, str) else live)
     assert found is not None
     return found.kind
 
@@ -101,10 +103,10 @@ def test_reading_colors_out_of_git(repo: Repo):
     first = repo.head()
     repo.commit_color("prod", "green")
     path = "terraform/envs/prod/active_color.auto.tfvars.json"
-    assert color_at(g, first, path) == "blue"
-    assert color_at(g, "HEAD", path) == "green"
-    assert color_at(g, "HEAD", "terraform/envs/nope/x.json") is None
-    assert color_at(g, "0" * 40, path) is None
+    assert split_at(g, first, path) == S("blue")
+    assert split_at(g, "HEAD", path) == S("green")
+    assert split_at(g, "HEAD", "terraform/envs/nope/x.json") is None
+    assert split_at(g, "0" * 40, path) is None
     blobs = read_blobs(g, [f"HEAD:{path}", "HEAD:missing", "HEAD:terraform", f"{first}:{path}"])
     assert json.loads(blobs[f"HEAD:{path}"] or "") == {"active_color": "green"}
     assert blobs["HEAD:missing"] is None
@@ -241,7 +243,7 @@ def test_ignored_and_untracked_trees_are_never_committed(repo: Repo, tmp_path: P
     (sandbox / "prod" / "active_color.auto.tfvars.json").write_text('{\n  "active_color": "green"\n}\n')
     before = repo.head()
     assert record_traffic_move(sandbox, MOVE).status is RecordStatus.UNTRACKED
-    assert git_drift(sandbox, "prod", "green") is None
+    assert git_drift(sandbox, "prod", S("green")) is None
     outside = tmp_path / "copy" / "envs"
     (outside / "prod").mkdir(parents=True)
     assert record_traffic_move(outside, MOVE).status is RecordStatus.UNTRACKED
@@ -249,23 +251,23 @@ def test_ignored_and_untracked_trees_are_never_committed(repo: Repo, tmp_path: P
 
 
 def test_record_outcome_commits_only_real_traffic_moves(repo: Repo):
-    from bgctl.orchestrate import Outcome
+    from bgctl.context import Outcome
 
     before = repo.head()
     for outcome in (
-        Outcome("prod", "deploy", "blue", "green", "gh-124", dry_run=True),
-        Outcome("prod", "cleanup", "blue", "green"),
-        Outcome("prod", "switch", "blue", "blue"),
-        Outcome("prod", "recover", "blue", "green"),  # undone: the file still says blue
+        Outcome("prod", "deploy", S("blue"), S("green"), "gh-124", dry_run=True),
+        Outcome("prod", "cleanup", S("blue")),
+        Outcome("prod", "switch", S("blue"), S("blue")),
+        Outcome("prod", "recover", S("blue"), S("blue")),  # undone: traffic stayed
     ):
         assert record_outcome(repo.envs_dir, outcome) is None
     assert repo.head() == before
     repo.write_color("prod", "green")
     result = record_outcome(
-        repo.envs_dir, Outcome("prod", "rollback", "blue", "green", "gh-100"), commit=False
+        repo.envs_dir, Outcome("prod", "rollback", S("blue"), S("green"), "gh-100"), commit=False
     )
     assert result is not None and result.status is RecordStatus.COMMANDS
-    result = record_outcome(repo.envs_dir, Outcome("prod", "rollback", "blue", "green", "gh-100"))
+    result = record_outcome(repo.envs_dir, Outcome("prod", "rollback", S("blue"), S("green"), "gh-100"))
     assert result is not None and result.status is RecordStatus.COMMITTED
     assert repo.log().splitlines()[0] == "prod: traffic blue → green (rollback)"  # a rollback deploys nothing
 
@@ -274,21 +276,21 @@ def test_drift_for_state_uses_the_load_balancer_else_ssm(repo: Repo):
     from types import SimpleNamespace
 
     repo.write_color("prod", "green")
-    routed = SimpleNamespace(env="prod", routing=SimpleNamespace(color="green"), ssm_color="blue")
+    routed = SimpleNamespace(env="prod", routing=SimpleNamespace(split=S("green")), ssm_color="blue")
     assert drift_for_state(repo.envs_dir, routed).kind is DriftKind.UNCOMMITTED  # type: ignore[arg-type,union-attr]
-    unrouted = SimpleNamespace(env="prod", routing=SimpleNamespace(color=None), ssm_color="blue")
+    unrouted = SimpleNamespace(env="prod", routing=SimpleNamespace(split=None), ssm_color="blue")
     assert drift_for_state(repo.envs_dir, unrouted).kind is DriftKind.STALE_CHECKOUT  # type: ignore[arg-type,union-attr]
-    unknown = SimpleNamespace(env="prod", routing=SimpleNamespace(color=None), ssm_color=None)
+    unknown = SimpleNamespace(env="prod", routing=SimpleNamespace(split=None), ssm_color=None)
     assert drift_for_state(repo.envs_dir, unknown) is None  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("color", ["blue", "green"])
-def test_the_printed_printf_writes_exactly_the_color_file(color: str):
+@pytest.mark.parametrize("split", [S("blue"), S("green"), TrafficSplit("blue", 10)], ids=str)
+def test_the_printed_printf_writes_exactly_the_color_file(split: TrafficSplit):
     from bgctl.colorfile import render_color_file
     from bgctl.gitops import color_file_printf
 
-    out = subprocess.run(color_file_printf(color), capture_output=True, text=True, check=True).stdout
-    assert out == render_color_file(color)
+    out = subprocess.run(color_file_printf(split), capture_output=True, text=True, check=True).stdout
+    assert out == render_color_file(split)
 
 
 def test_operator_identity_in_ci_names_the_actor_and_the_run():
@@ -309,7 +311,7 @@ def test_operator_identity_in_ci_names_the_actor_and_the_run():
 # -- drift: the live color against the default branch --------------------------------------------------
 def test_an_uncommitted_switch_is_drift_with_the_commands_that_fix_it(repo: Repo):
     repo.write_color("prod", "green")
-    found = git_drift(repo.envs_dir, "prod", "green")
+    found = git_drift(repo.envs_dir, "prod", S("green"))
     assert found is not None and found.drifted
     assert found.kind is DriftKind.UNCOMMITTED
     assert "origin/main says blue" in found.message
@@ -320,10 +322,10 @@ def test_an_uncommitted_switch_is_drift_with_the_commands_that_fix_it(repo: Repo
 
 def test_an_unpushed_switch_shows_as_drift(repo: Repo):
     repo.commit_color("prod", "green")
-    found = git_drift(repo.envs_dir, "prod", "green")
+    found = git_drift(repo.envs_dir, "prod", S("green"))
     assert found is not None
     assert found.kind is DriftKind.UNPUSHED
-    assert found.committed == "blue" and found.live == "green" and found.where == "origin/main"
+    assert found.committed == S("blue") and found.live == S("green") and found.where == "origin/main"
     assert found.fix[-1] == f"git -C {repo.work} push origin main"
     assert found.as_json()["kind"] == "unpushed"
     # Another operator merged meanwhile: the printed commands still get it there.
@@ -337,7 +339,7 @@ def test_an_unpushed_switch_shows_as_drift(repo: Repo):
 def test_a_switch_committed_on_another_branch_is_unmerged(repo: Repo):
     git(repo.work, "switch", "-q", "-c", "feature")
     repo.commit_color("prod", "green")
-    found = git_drift(repo.envs_dir, "prod", "green")
+    found = git_drift(repo.envs_dir, "prod", S("green"))
     assert found is not None
     assert found.kind is DriftKind.UNMERGED
     assert "committed only on feature" in found.message
@@ -346,7 +348,7 @@ def test_a_switch_committed_on_another_branch_is_unmerged(repo: Repo):
 
 
 def test_a_switch_made_elsewhere_is_committed_differs_with_both_ways_out(repo: Repo):
-    found = git_drift(repo.envs_dir, "prod", "green")
+    found = git_drift(repo.envs_dir, "prod", S("green"))
     assert found is not None
     assert found.kind is DriftKind.COMMITTED_DIFFERS
     assert "bluegreen --env prod switch blue" in found.fix
@@ -360,7 +362,7 @@ def test_a_stale_checkout_is_not_live_drift(repo: Repo):
     other.commit_color("prod", "green")
     other.push()
     git(repo.work, "fetch", "-q", "origin")
-    found = git_drift(repo.envs_dir, "prod", "green")
+    found = git_drift(repo.envs_dir, "prod", S("green"))
     assert found is not None
     assert found.kind is DriftKind.STALE_CHECKOUT and not found.drifted
     assert found.fix == (f"git -C {repo.work} pull --ff-only",)
@@ -377,7 +379,7 @@ def test_without_a_remote_a_commit_on_main_is_in_sync(tmp_path: Path):
 
 def test_git_drifts_reads_many_environments_and_skips_unknown_live(repo: Repo):
     repo.write_color("beta", "green")
-    found = git_drifts(repo.envs_dir, {"beta": "green", "prod": "blue", "nope": None})
+    found = git_drifts(repo.envs_dir, {"beta": S("green"), "prod": S("blue"), "nope": None})
     assert {env: d.kind for env, d in found.items()} == {
         "beta": DriftKind.UNCOMMITTED,
         "prod": DriftKind.IN_SYNC,
@@ -395,7 +397,7 @@ def test_only_a_push_that_changes_the_color_file_may_move_traffic(repo: Repo):
     )
     switched = repo.commit_color("prod", "green")
     allowed = may_move_traffic("prod", module_only, switched, envs_dir=repo.envs_dir)
-    assert allowed and (allowed.base_color, allowed.head_color) == ("blue", "green")
+    assert allowed and (allowed.base_split, allowed.head_split) == (S("blue"), S("green"))
     assert "blue -> green" in allowed.reason
     assert may_move_traffic("prod", base, switched, envs_dir=repo.envs_dir)  # over several commits
     assert not may_move_traffic("beta", base, switched, envs_dir=repo.envs_dir)  # another env's file
@@ -405,6 +407,28 @@ def test_only_a_push_that_changes_the_color_file_may_move_traffic(repo: Repo):
         "terraform/envs/prod/active_color.auto.tfvars.json", '{"active_color": "blue"}\n'
     )
     assert not may_move_traffic("prod", back, reformatted, envs_dir=repo.envs_dir)  # same color
+
+
+def test_a_canary_step_is_a_traffic_move_too(repo: Repo):
+    """The color file records a split: a canary weight change moves traffic although the color stays."""
+    from bgctl.colorfile import write_split
+
+    base = repo.head()
+    write_split(repo.envs_dir / "prod", TrafficSplit("blue", 10))
+    git(repo.work, "commit", "-qam", "prod: canary 10%")
+    permission = may_move_traffic("prod", base, repo.head(), envs_dir=repo.envs_dir)
+    assert permission and "blue -> blue 90% / green 10%" in permission.reason
+    # Live at 10% with main still at blue: unpushed drift, and the printed push fixes it.
+    found = git_drift(repo.envs_dir, "prod", TrafficSplit("blue", 10))
+    assert found is not None and found.kind is DriftKind.UNPUSHED
+    run_commands(found.fix)
+    assert drift_kind(repo, "prod", TrafficSplit("blue", 10)) is DriftKind.IN_SYNC
+    assert drift_kind(repo, "prod", "blue") is DriftKind.COMMITTED_DIFFERS
+    # A canary move recorded after the fact: the message shows both splits.
+    write_split(repo.envs_dir / "prod", TrafficSplit("blue", 50))
+    move = TrafficMove("prod", TrafficSplit("blue", 10), TrafficSplit("blue", 50), "canary")
+    assert record_traffic_move(repo.envs_dir, move).status is RecordStatus.COMMITTED
+    assert repo.log().splitlines()[0] == "prod: traffic blue 90% / green 10% → blue 50% / green 50% (canary)"
 
 
 @pytest.mark.parametrize("base", [None, "", "0" * 40, "1234567890abcdef1234567890abcdef12345678"])

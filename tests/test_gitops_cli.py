@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bgctl import orchestrate
 from bgctl.errors import UsageError
 from bgctl.ghactions import (
     PRODUCTION_ENVS,
@@ -27,6 +26,7 @@ from bgctl.ghactions import (
     step_timings,
 )
 from bgctl.gitops_cli import main
+from bgctl.operations import deploy as deploy_operation
 from gitrepo import Repo, git, isolated_git, make_repo
 
 ENVS = ["beta", "prod", "staging"]
@@ -146,8 +146,8 @@ def test_deploy_request_checks_its_inputs():
 
 
 def test_the_version_pattern_is_the_orchestrators():
-    assert VERSION_RE.pattern == orchestrate.VERSION_RE.pattern
-    assert set(PRODUCTION_ENVS) >= set(orchestrate.PROD_ENVS)
+    assert VERSION_RE.pattern == deploy_operation.VERSION_RE.pattern
+    assert set(PRODUCTION_ENVS) >= set(deploy_operation.PROD_ENVS)
 
 
 def test_a_deploy_needs_a_covering_health_check(repo: Repo, tmp_path: Path, monkeypatch, capsys):
@@ -341,7 +341,7 @@ def test_the_summary_shows_the_outcome_table_and_timings(tmp_path: Path, monkeyp
         run="https://github.example/o/r/actions/runs/7",
     )
     assert text.startswith("## ✅ prod: deploy gh-124: traffic blue → green\n")
-    assert "| active color | blue | green |" in text
+    assert "| traffic | blue | green |" in text
     assert (
         "| green | -, desired 0, healthy 0/0, targets 0/0 "
         "| gh-124 **(active)**, desired 2, healthy 2/2, targets 2/2 |" in text

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bgctl import REPO_ROOT, orchestrate
+from bgctl import REPO_ROOT
 from bgctl.envspec import ENVS_DIR
 from bgctl.errors import RefusedError
 from bgctl.gitops import (
@@ -36,7 +36,8 @@ from bgctl.gitops import (
     record_traffic_move,
 )
 from bgctl.terraform import PlanFile, TerraformRoot, default_binary
-from bgtest import RecordingReporter, make_context, rule_target
+from bgctl.traffic import TrafficSplit
+from bgtest import RecordingReporter, make_context, ops, rule_target
 from gitrepo import Repo, git, isolated_git, make_repo
 
 FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "tfroot_null"
@@ -124,7 +125,8 @@ def test_after_the_live_color_is_recorded_a_module_change_applies_without_moving
     repo, root = tf_repo
     _switch_outside_git(root, tmp_path, "green")
     repo.write_color("beta", "green")
-    recorded = record_traffic_move(repo.envs_dir, TrafficMove("beta", "blue", "green", "switch"))
+    move = TrafficMove("beta", TrafficSplit.to("blue"), TrafficSplit.to("green"), "switch")
+    recorded = record_traffic_move(repo.envs_dir, move)
     assert recorded.status is RecordStatus.COMMITTED
     base = repo.head()
     main_tf = repo.envs_dir / "beta" / "main.tf"
@@ -204,7 +206,7 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     tg = wiring.target_group_arns
 
     # An operator deploys from a checkout: the file changes, then the tool commits it.
-    outcome = orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)
+    outcome = ops.deploy(ctx, "gh-105", skip_confirmation=True)
     result = record_outcome(repo.envs_dir, outcome)  # the call the CLI makes after deploy
     assert result is not None and result.status is RecordStatus.COMMITTED
     assert repo.log().startswith("beta: traffic blue → green (deploy gh-105)")
@@ -221,7 +223,7 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     assert merge_apply(ctx, root, permission).notes[-1] == "no changes"
 
     # A reviewed pull request moves beta back to blue: the push changed the color file, so the apply
-    # runs the gated switch (pre-switch gate, switch, verify-switch, cleanup).
+    # runs the gated switch (the pre-switch gate, then switch and verify-switch).
     base = repo.head()
     head = repo.commit_color("beta", "blue", "beta: back to blue")
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
@@ -229,14 +231,14 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     reporter.events.clear()
     outcome = merge_apply(ctx, FakeRoot(repo.envs_dir / "beta", _switch_plan("blue")), permission)
     assert outcome.operation == "switch" and (outcome.from_color, outcome.to_color) == ("green", "blue")
-    assert reporter.steps == ["switch", "verify-switch", "cleanup"]
+    assert reporter.steps[:2] == ["switch", "verify-switch"]
     assert all(rule_target(ctx.clients, arn) == tg["blue"] for arn in wiring.rule_arns.values())
 
 
 def test_a_push_that_did_not_change_the_color_file_never_moves_traffic(sandbox, sandbox_repo):
     repo = sandbox_repo
     ctx = make_context(sandbox, repo.envs_dir)
-    orchestrate.deploy(ctx, "gh-105", skip_confirmation=True)  # live green, never committed
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)  # live green, never committed
     git(repo.work, "checkout", "--", "terraform/envs/beta/active_color.auto.tfvars.json")
     wiring = ctx.reader.read_one("beta").wiring
     assert wiring is not None

@@ -26,13 +26,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from bgctl import COLORS
 from bgctl.errors import UsageError
 from bgctl.gitops import Git, find_repo
+from bgctl.traffic import TrafficSplit
 
 # Roots that serve production users: their deploys wait for the `production` environment's reviewers.
 PRODUCTION_ENVS = ("prod", "gpu", "winprod", "aarch64prod")
 PRODUCTION_ENVIRONMENT = "production"
-# Same pattern as bgctl.orchestrate.VERSION_RE (tests keep them equal); not imported: that pulls boto3.
+# Same pattern as bgctl.operations.deploy.VERSION_RE (tests keep them equal); not imported: that pulls boto3.
 VERSION_RE = re.compile(r"^gh-[0-9]{1,9}$")
 SHARED_ROOT = "terraform/shared"
 SHARED_NAME = "shared"
@@ -258,6 +260,21 @@ def outcome_lines(lines: Sequence[LogLine]) -> list[str]:
     return []
 
 
+def status_split(doc: Mapping[str, Any] | None) -> TrafficSplit | None:
+    """Where a ``status --json`` document says traffic goes: the split every carrier agrees on, else
+    the active color (SSM's when the load balancer is ambiguous); None when it says nothing usable."""
+    if not doc:
+        return None
+    routes = list((doc.get("routes") or {}).values())
+    if routes and isinstance(routes[0], Mapping) and all(r == routes[0] for r in routes):
+        try:
+            return TrafficSplit.from_doc(routes[0])
+        except (ValueError, TypeError):
+            return None
+    active = doc.get("load_balancer_color") or doc.get("active_color")
+    return TrafficSplit.to(active) if active in COLORS else None
+
+
 def duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
@@ -299,13 +316,14 @@ def render_summary(
 ) -> str:
     """The job summary (GitHub-flavoured Markdown): outcome, before/after table, timings."""
     ok = exit_code == 0
-    was = (before or {}).get("active_color")
-    now = (after or {}).get("active_color")
+    was_split, now_split = status_split(before), status_split(after)
+    was = was_split.describe() if was_split else None
+    now = now_split.describe() if now_split else None
     moved = f"{was or '?'} → {now or '?'}" if was != now else f"stays on {now or '?'}"
     what = f"{operation} {version}" if version else operation
     out = [f"## {'✅' if ok else '❌'} {env}: {what}: traffic {moved}", ""]
     out += ["| | before | after |", "| --- | --- | --- |"]
-    out.append(f"| active color | {was or '?'} | {now or '?'} |")
+    out.append(f"| traffic | {was or '?'} | {now or '?'} |")
     for color in ("blue", "green"):
         out.append(f"| {color} | {_md(_color_cell(before, color))} | {_md(_color_cell(after, color))} |")
     drift = [str(d) for d in ((after or {}).get("drift") or [])]

@@ -4,17 +4,19 @@ Terraform applies ``terraform/envs/<env>/active_color.auto.tfvars.json`` as comm
 branch, so a traffic move that only rewrote a checkout's copy is undone by the next apply on main. This
 module keeps git and the load balancer in step:
 
-- ``default_ref`` / ``color_records``: the color each environment's file records in the working tree,
+- ``default_ref`` / ``color_records``: the split (``TrafficSplit``: the active color and any canary
+  weight) each environment's color file records in the working tree,
   at ``HEAD``, on the local default branch and on the default branch itself (its remote-tracking ref
   ``origin/<default>`` when there is a remote, else the local branch). Reads only: no fetch, no network.
-- ``classify_drift``: the live color against those records, as one of ``DriftKind`` with the exact
+- ``classify_drift``: the live split against those records, as one of ``DriftKind`` with the exact
   commands that fix it (``uncommitted``, ``unpushed``, ``unmerged``, ``committed-differs``,
   ``stale-checkout``).
 - ``record_traffic_move``: after a switch, rollback or deploy, commit the color file when the checkout
   is on the default branch and otherwise clean (message: env, from -> to, version, who); in any other
   case return the exact git commands instead. ``commit=False`` is the ``--no-commit`` opt-out.
 - ``may_move_traffic``: the merge-time rule. An apply on main may move traffic only when that push
-  changed the environment's color file; ``check_merge_plan`` refuses any other plan that would, and
+  changed what the environment's color file records; ``check_merge_plan`` refuses any other plan that
+  would, and
   ``merge_apply`` is the guarded apply the workflow runs.
 
 Git runs as a subprocess with argument lists. Everything this module needs at import time is in the
@@ -24,7 +26,6 @@ standard library, so the workflow can call ``python -m bgctl.gitops`` before ``m
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import shlex
 import shutil
@@ -38,11 +39,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS, REPO_ROOT, other_color
-from bgctl.colorfile import COLOR_FILE, COLOR_KEY, ColorFileError, read_active_color
+from bgctl.colorfile import COLOR_FILE, ColorFileError, parse_split, read_split, render_color_file
 from bgctl.errors import BlueGreenError, RefusedError
+from bgctl.traffic import TrafficSplit
 
 if TYPE_CHECKING:
-    from bgctl.orchestrate import Context, Outcome
+    from bgctl.context import Context, Outcome
     from bgctl.planguard import PlanReport
     from bgctl.state import EnvState
     from bgctl.terraform import TerraformRoot
@@ -216,18 +218,6 @@ def current_branch(git: Git) -> str | None:
 # --------------------------------------------------------------------------------------------------
 # Reading color files out of git
 # --------------------------------------------------------------------------------------------------
-def parse_color(text: str, where: str) -> str:
-    """The color in a color file's text; ColorFileError when it is not ``{"active_color": blue|green}``."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ColorFileError(f"{where}: not valid JSON ({exc.msg})") from exc
-    color = doc.get(COLOR_KEY) if isinstance(doc, dict) else None
-    if not isinstance(color, str) or color not in COLORS:
-        raise ColorFileError(f'{where}: active_color must be "blue" or "green", got {color!r}')
-    return color
-
-
 def read_blobs(git: Git, specs: Sequence[str]) -> dict[str, str | None]:
     """``<rev>:<path>`` -> file text (None when the rev or the path does not exist), in one process."""
     if not specs:
@@ -259,27 +249,28 @@ def read_blobs(git: Git, specs: Sequence[str]) -> dict[str, str | None]:
     return found
 
 
-def color_at(git: Git, rev: str, path: str) -> str | None:
-    """The color recorded in ``path`` at ``rev``; None when either is missing or the file is invalid."""
-    text = read_blobs(git, [f"{rev}:{path}"])[f"{rev}:{path}"]
-    if text is None:
-        return None
+def _parsed(text: str | None, where: str) -> TrafficSplit | None:
     try:
-        return parse_color(text, f"{rev}:{path}")
+        return None if text is None else parse_split(text, where)
     except ColorFileError:
         return None
 
 
+def split_at(git: Git, rev: str, path: str) -> TrafficSplit | None:
+    """The split recorded in ``path`` at ``rev``; None when either is missing or the file is invalid."""
+    return _parsed(read_blobs(git, [f"{rev}:{path}"])[f"{rev}:{path}"], f"{rev}:{path}")
+
+
 @dataclass(frozen=True)
 class ColorRecord:
-    """Where one environment's color is recorded, from the most local to the truth."""
+    """Where one environment's split is recorded, from the most local to the truth."""
 
     env: str
     path: str  # the color file, relative to the work tree
-    worktree: str | None  # this checkout's file
-    head: str | None  # committed at HEAD
-    local_default: str | None  # committed on the local default branch
-    default: str | None  # on the default ref: THE source of truth
+    worktree: TrafficSplit | None  # this checkout's file
+    head: TrafficSplit | None  # committed at HEAD
+    local_default: TrafficSplit | None  # committed on the local default branch
+    default: TrafficSplit | None  # on the default ref: THE source of truth
     default_ref: DefaultRef
     branch: str | None  # checked-out branch (None: detached HEAD)
     tracked: bool = True  # False when git ignores the file (the sandbox's copies)
@@ -305,17 +296,13 @@ def color_records(
     blobs = read_blobs(git, [f"{rev}:{p}" for rev in revs.values() for p in paths.values()])
     branch = current_branch(git)
 
-    def parsed(rev: str, path: str) -> str | None:
-        text = blobs.get(f"{rev}:{path}")
-        try:
-            return None if text is None else parse_color(text, f"{rev}:{path}")
-        except ColorFileError:
-            return None
+    def parsed(rev: str, path: str) -> TrafficSplit | None:
+        return _parsed(blobs.get(f"{rev}:{path}"), f"{rev}:{path}")
 
     records: dict[str, ColorRecord] = {}
     for env, path in paths.items():
         try:
-            worktree: str | None = read_active_color(Path(envs_dir) / env)
+            worktree: TrafficSplit | None = read_split(Path(envs_dir) / env)
         except (OSError, ValueError):
             worktree = None
         records[env] = ColorRecord(
@@ -335,19 +322,20 @@ def color_records(
 # --------------------------------------------------------------------------------------------------
 # Commands that put a color on the default branch
 # --------------------------------------------------------------------------------------------------
-def color_file_printf(color: str) -> list[str]:
-    """``printf`` arguments that write exactly ``render_color_file(color)``."""
-    return ["printf", "%s\\n", "{", f'  "{COLOR_KEY}": "{color}"', "}"]
+def color_file_printf(split: TrafficSplit) -> list[str]:
+    """``printf`` arguments that write exactly ``render_color_file(split)``."""
+    return ["printf", "%s\\n", *render_color_file(split).splitlines()]
 
 
-def scratch_dir(env: str, color: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"bluegreen-color-{env}-{color}"
+def scratch_dir(env: str, split: TrafficSplit) -> Path:
+    weight = f"-{split.canary_weight}" if split.canary_weight else ""
+    return Path(tempfile.gettempdir()) / f"bluegreen-color-{env}-{split.active}{weight}"
 
 
 def commit_commands(
-    git: Git, record: ColorRecord, color: str, message: str, *, in_place: bool | None = None
+    git: Git, record: ColorRecord, split: TrafficSplit, message: str, *, in_place: bool | None = None
 ) -> list[str]:
-    """The exact commands that put ``color`` in ``record``'s file on the default branch.
+    """The exact commands that put ``split`` in ``record``'s file on the default branch.
 
     On the default branch (``in_place``) the file is committed where it is (``git commit -- <path>``
     commits that path only, whatever else is staged), then pushed. Anywhere else a scratch work tree of
@@ -359,20 +347,20 @@ def commit_commands(
     in_place = record.on_default_branch if in_place is None else in_place
     if in_place:
         cmds = []
-        if record.worktree != color:
-            cmds.append(f"{shlex.join(color_file_printf(color))} > {shlex.quote(str(git.top / record.path))}")
+        if record.worktree != split:
+            cmds.append(f"{shlex.join(color_file_printf(split))} > {shlex.quote(str(git.top / record.path))}")
         cmds += [git.cmd("add", "--", record.path), git.cmd("commit", *msg, "--", record.path)]
         if dref.remote:
             cmds.append(git.cmd("push", dref.remote, dref.branch))
         return cmds
-    tmp = scratch_dir(record.env, color)
+    tmp = scratch_dir(record.env, split)
     scratch = Git(tmp)
     cmds = []
     if dref.remote:
         cmds.append(git.cmd("fetch", dref.remote, dref.branch))
     cmds += [
         git.cmd("worktree", "add", "--detach", str(tmp), dref.ref),
-        f"{shlex.join(color_file_printf(color))} > {shlex.quote(str(tmp / record.path))}",
+        f"{shlex.join(color_file_printf(split))} > {shlex.quote(str(tmp / record.path))}",
         scratch.cmd("add", "--", record.path),
         scratch.cmd("commit", *msg, "--", record.path),
         # Without a remote, "." is this repository: a fast-forward of the local default branch.
@@ -398,8 +386,8 @@ class DriftKind(StrEnum):
 class GitDrift:
     env: str
     kind: DriftKind
-    live: str
-    committed: str | None  # on the default ref
+    live: TrafficSplit
+    committed: TrafficSplit | None  # on the default ref
     where: str  # the default ref's name, e.g. origin/main
     message: str
     fix: tuple[str, ...] = ()
@@ -416,28 +404,31 @@ class GitDrift:
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": str(self.kind),
-            "live": self.live,
-            "committed": self.committed,
+            "live": self.live.describe(),
+            "committed": self.committed.describe() if self.committed else None,
             "default_ref": self.where,
             "message": self.message,
             "fix": list(self.fix),
         }
 
 
-def record_message(env: str, color: str, why: str) -> str:
-    """Commit message for recording an existing live color (a drift fix, not a traffic move)."""
+def record_message(env: str, split: TrafficSplit, why: str) -> str:
+    """Commit message for recording an existing live split (a drift fix, not a traffic move)."""
+    live = split.describe()
     return (
-        f"{env}: record live traffic on {color}\n\n"
-        f"The load balancer already routes {env} to {color}; {why}. Recording it keeps the next apply\n"
-        "on the default branch from switching traffic back.\n\n"
-        f"Environment: {env}\nTraffic: {color} (no change)\nBy: {operator_identity()}"
+        f"{env}: record live traffic on {live}\n\n"
+        f"The load balancer already routes {env} to {live}; {why}. Recording it keeps the next apply\n"
+        "on the default branch from moving traffic back.\n\n"
+        f"Environment: {env}\nTraffic: {live} (no change)\nBy: {operator_identity()}"
     )
 
 
-def classify_drift(git: Git, record: ColorRecord, live: str, cli: str = "bluegreen") -> GitDrift:
-    """The live color (what the load balancer routes to) against the color file on the default branch."""
+def classify_drift(git: Git, record: ColorRecord, live: TrafficSplit, cli: str = "bluegreen") -> GitDrift:
+    """The live split (where the load balancer sends traffic) against the color file on the default
+    branch."""
     env, truth, where = record.env, record.default, record.default_ref.name
     remote, branch = record.default_ref.remote, record.default_ref.branch
+    now = live.describe()
 
     def drift(kind: DriftKind, message: str, fix: Iterable[str] = ()) -> GitDrift:
         return GitDrift(env, kind, live, truth, where, message, tuple(fix))
@@ -447,7 +438,7 @@ def classify_drift(git: Git, record: ColorRecord, live: str, cli: str = "bluegre
 
     if truth == live:
         if record.worktree is None or record.worktree == live:
-            return drift(DriftKind.IN_SYNC, f"{where} says {live}, as the load balancer does")
+            return drift(DriftKind.IN_SYNC, f"{where} says {now}, as the load balancer does")
         if record.head == live:
             restore = git.cmd("restore", "--", record.path)
         elif record.on_default_branch:
@@ -456,27 +447,27 @@ def classify_drift(git: Git, record: ColorRecord, live: str, cli: str = "bluegre
             restore = git.cmd("switch", branch)
         return drift(
             DriftKind.STALE_CHECKOUT,
-            f"{where} says {live}, as the load balancer does, but this checkout's {record.path} says "
-            f"{record.worktree} (a stale checkout or a pending edit, not live drift)",
+            f"{where} says {now}, as the load balancer does, but this checkout's {record.path} says "
+            f"{record.worktree.describe()} (a stale checkout or a pending edit, not live drift)",
             [restore],
         )
-    said = f"{where} says {truth}" if truth else f"{where} has no valid {record.path}"
+    said = f"{where} says {truth.describe()}" if truth else f"{where} has no valid {record.path}"
     consequence = (
-        f"the next apply on {branch} is refused as drift (it would switch {env} back to {truth})"
+        f"the next apply on {branch} is refused as drift (it would move {env} back to {truth.describe()})"
         if truth
         else "the next apply cannot plan this environment"
     )
     if record.worktree == live and record.head != live:
         return drift(
             DriftKind.UNCOMMITTED,
-            f"the load balancer routes {env} to {live} and this checkout's color file says so, but it is "
+            f"the load balancer routes {env} to {now} and this checkout's color file says so, but it is "
             f"not committed: {said}; {consequence}",
             record_live("the switch was never committed"),
         )
     if record.local_default == live and remote:
         return drift(
             DriftKind.UNPUSHED,
-            f"the load balancer routes {env} to {live} and the local {branch} has that commit, but it is "
+            f"the load balancer routes {env} to {now} and the local {branch} has that commit, but it is "
             f"not pushed: {said} (as of the last fetch); {consequence}",
             [git.cmd("pull", "--rebase", "--autostash", remote, branch), git.cmd("push", remote, branch)]
             if record.on_default_branch
@@ -485,34 +476,34 @@ def classify_drift(git: Git, record: ColorRecord, live: str, cli: str = "bluegre
     if record.head == live:
         return drift(
             DriftKind.UNMERGED,
-            f"the load balancer routes {env} to {live}, committed only on "
+            f"the load balancer routes {env} to {now}, committed only on "
             f"{record.branch or 'a detached HEAD'}, not on {branch}: {said}; {consequence}",
             record_live("the switch was committed on another branch only", in_place=False),
         )
+    target = truth.active if truth else other_color(live.active)
     return drift(
         DriftKind.COMMITTED_DIFFERS,
-        f"the load balancer routes {env} to {live} but {said} and nothing in this checkout records {live} "
+        f"the load balancer routes {env} to {now} but {said} and nothing in this checkout records {now} "
         f"(switched from another machine, or a merge not applied yet); {consequence}",
         [
-            f"# if {live} is right (the switch was deliberate): record it on {branch}",
+            f"# if {now} is right (the move was deliberate): record it on {branch}",
             *record_live("it was switched outside git", in_place=False),
-            f"# if {truth or other_color(live)} is right: move traffic through the health gates",
-            f"{cli} --env {env} switch {truth or other_color(live)}",
+            f"# if {truth.describe() if truth else target} is right: move traffic through the health gates",
+            f"{cli} --env {env} switch {target}",
         ],
     )
 
 
 def git_drift(
-    envs_dir: Path, env: str, live: str | None, environ: Mapping[str, str] | None = None
+    envs_dir: Path, env: str, live: TrafficSplit | None, environ: Mapping[str, str] | None = None
 ) -> GitDrift | None:
-    """``classify_drift`` for one environment; None when there is nothing to compare (the live color is
+    """``classify_drift`` for one environment; None when there is nothing to compare (the live split is
     unknown, ``envs_dir`` is not in git, or git ignores the color file, as in the sandbox)."""
-    drifts = git_drifts(envs_dir, {env: live}, environ)
-    return drifts.get(env)
+    return git_drifts(envs_dir, {env: live}, environ).get(env)
 
 
 def git_drifts(
-    envs_dir: Path, live: Mapping[str, str | None], environ: Mapping[str, str] | None = None
+    envs_dir: Path, live: Mapping[str, TrafficSplit | None], environ: Mapping[str, str] | None = None
 ) -> dict[str, GitDrift]:
     """``classify_drift`` for several environments with one set of git processes (``status --all``)."""
     found = color_records(envs_dir, live, environ)
@@ -520,16 +511,23 @@ def git_drifts(
         return {}
     git, records = found
     return {
-        env: classify_drift(git, rec, color)
+        env: classify_drift(git, rec, split)
         for env, rec in records.items()
-        if rec.tracked and (color := live.get(env)) in COLORS
+        if rec.tracked and (split := live.get(env)) is not None
     }
 
 
+def live_split(st: EnvState) -> TrafficSplit | None:
+    """Where traffic goes: the load balancer's split (every carrier agreeing), else SSM's color."""
+    if st.routing.split is not None:
+        return st.routing.split
+    return TrafficSplit.to(st.ssm_color) if st.ssm_color in COLORS else None
+
+
 def drift_for_state(envs_dir: Path, st: EnvState) -> GitDrift | None:
-    """``git_drift`` for a state read: the live color is what the load balancer routes to (else SSM).
-    The call ``status`` and ``validate`` make; None when there is nothing to compare."""
-    return git_drift(envs_dir, st.env, st.routing.color or st.ssm_color)
+    """``git_drift`` for a state read: the call ``status`` and ``validate`` make; None when there is
+    nothing to compare."""
+    return git_drift(envs_dir, st.env, live_split(st))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -560,28 +558,34 @@ class TrafficMove:
     """One traffic move of one environment, as the commit that records it describes it."""
 
     env: str
-    from_color: str | None
-    to_color: str
-    operation: str  # deploy | switch | rollback | recover | apply
+    from_split: TrafficSplit | None
+    to_split: TrafficSplit
+    operation: str  # deploy | switch | rollback | recover | a canary step
     version: str | None = None
     who: str = ""
     run: str | None = None
 
     @property
+    def traffic(self) -> tuple[str, str]:
+        return (self.from_split.describe() if self.from_split else "?", self.to_split.describe())
+
+    @property
     def subject(self) -> str:
         what = f"{self.operation} {self.version}" if self.version else self.operation
-        return f"{self.env}: traffic {self.from_color or '?'} → {self.to_color} ({what})"
+        before, after = self.traffic
+        return f"{self.env}: traffic {before} → {after} ({what})"
 
     def message(self) -> str:
+        before, after = self.traffic
         lines = [
             self.subject,
             "",
             f"Recorded by bluegreen after the {self.operation} moved {self.env}'s traffic: the load balancer",
-            f"already routes to {self.to_color}. The color file on the default branch is the source of",
+            f"already routes to {after}. The color file on the default branch is the source of",
             "truth; without this commit the next apply on it would be refused as drift.",
             "",
             f"Environment: {self.env}",
-            f"Traffic: {self.from_color or '?'} -> {self.to_color}",
+            f"Traffic: {before} -> {after}",
             f"Version: {self.version or 'unchanged'}",
             f"Operation: {self.operation}",
             f"By: {self.who or operator_identity()}",
@@ -611,29 +615,15 @@ class RecordResult:
         return "\n".join([self.message, *(f"    {c}" for c in self.commands)])
 
 
-TRAFFIC_OPERATIONS = ("deploy", "switch", "rollback", "recover")
-
-
 def record_outcome(envs_dir: Path, outcome: Outcome, *, commit: bool = True) -> RecordResult | None:
-    """``record_traffic_move`` for an operation's outcome; None when the operation moved no traffic (a
-    dry run, cleanup, shutdown, a switch to the color already active). The call the CLI makes after
-    ``deploy``, ``switch``, ``rollback`` and ``recover``."""
-    to = outcome.to_color
-    if outcome.dry_run or outcome.operation not in TRAFFIC_OPERATIONS or to not in COLORS:
+    """``record_traffic_move`` for an operation's outcome; None when it moved no traffic (a dry run,
+    cleanup, shutdown, a switch to the split already live, a recover that undid its operation). The
+    call the CLI makes after every operation."""
+    before, after = outcome.from_split, outcome.to_split
+    if outcome.dry_run or after is None or after == before:
         return None
-    if outcome.from_color == to:
-        return None
-    if outcome.operation == "recover":
-        # A recover either completed the move (the file says ``to``) or undid it (nothing moved).
-        try:
-            if read_active_color(Path(envs_dir) / outcome.env) != to:
-                return None
-        except (OSError, ValueError):
-            return None
     version = outcome.version if outcome.operation == "deploy" else None
-    move = TrafficMove(
-        outcome.env, outcome.from_color, to, outcome.operation, version, operator_identity(), run_url()
-    )
+    move = TrafficMove(outcome.env, before, after, outcome.operation, version, operator_identity(), run_url())
     return record_traffic_move(envs_dir, move, commit=commit)
 
 
@@ -676,7 +666,7 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
     """Keep the default branch true after ``move``: commit the color file, or return the exact commands.
 
     Commits only when the checkout is on the default branch, nothing but the color file differs from
-    HEAD (untracked files aside), no merge or rebase is in progress, and the file says ``move.to_color``.
+    HEAD (untracked files aside), no merge or rebase is in progress, and the file says ``move.to_split``.
     It never pushes: with a remote the result names the push (``push_default`` does it in CI).
     """
     envs_dir = Path(envs_dir)
@@ -693,37 +683,38 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
         )
     message = move.message()
     where = rec.default_ref
-    if rec.worktree != move.to_color:
+    to = move.to_split.describe()
+    said = rec.default.describe() if rec.default else "nothing valid"
+    if rec.worktree != move.to_split:
+        now = rec.worktree.describe() if rec.worktree else "nothing valid"
         return RecordResult(
             RecordStatus.COMMANDS,
-            f"⚠️  {rec.path} says {rec.worktree} but {move.env}'s traffic moved to {move.to_color}: not "
-            f"committing. Put {move.to_color} on {where.branch} with:",
-            tuple(commit_commands(git, rec, move.to_color, message, in_place=False)),
+            f"⚠️  {rec.path} says {now} but {move.env}'s traffic moved to {to}: not committing. Put {to} "
+            f"on {where.branch} with:",
+            tuple(commit_commands(git, rec, move.to_split, message, in_place=False)),
         )
-    if rec.default == move.to_color:
-        return RecordResult(
-            RecordStatus.RECORDED, f"{where.name} already says {move.to_color}: nothing to commit"
-        )
+    if rec.default == move.to_split:
+        return RecordResult(RecordStatus.RECORDED, f"{where.name} already says {to}: nothing to commit")
     push = (git.cmd("push", where.remote, where.branch),) if where.remote else ()
-    if rec.head == move.to_color and rec.on_default_branch:
+    if rec.head == move.to_split and rec.on_default_branch:
         return RecordResult(
             RecordStatus.COMMANDS,
-            f"{move.to_color} is committed on {where.branch} but not on {where.name}: push it",
+            f"{to} is committed on {where.branch} but not on {where.name}: push it",
             push,
         )
-    head = f"⚠️  {move.env} now serves {move.to_color}, but {where.name} says {rec.default}"
+    head = f"⚠️  {move.env} now serves {to}, but {where.name} says {said}"
     if not commit:
         return RecordResult(
             RecordStatus.COMMANDS,
             f"{head}; not committed (--no-commit). Record it with:",
-            tuple(commit_commands(git, rec, move.to_color, message)),
+            tuple(commit_commands(git, rec, move.to_split, message)),
         )
     if not rec.on_default_branch:
         return RecordResult(
             RecordStatus.COMMANDS,
             f"{head}; this checkout is on {rec.branch or 'a detached HEAD'}, not {where.branch}, so "
             "nothing was committed. Record it on the default branch with:",
-            tuple(commit_commands(git, rec, move.to_color, message)),
+            tuple(commit_commands(git, rec, move.to_split, message)),
         )
     busy = _operation_in_progress(git)
     others = sorted(set(dirty_paths(git)) - {rec.path})
@@ -732,7 +723,7 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
         return RecordResult(
             RecordStatus.COMMANDS,
             f"{head}; {why}, so nothing was committed. Commit the color file alone with:",
-            tuple(commit_commands(git, rec, move.to_color, message)),
+            tuple(commit_commands(git, rec, move.to_split, message)),
         )
     subject, _, body = message.partition("\n\n")
     try:
@@ -742,7 +733,7 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
         return RecordResult(
             RecordStatus.COMMANDS,
             f"{head}; git commit failed ({exc.message}). Commit it with:",
-            tuple(commit_commands(git, rec, move.to_color, message)),
+            tuple(commit_commands(git, rec, move.to_split, message)),
         )
     sha = git.out("rev-parse", "HEAD")
     return RecordResult(
@@ -790,8 +781,8 @@ class TrafficPermission:
     env: str
     allowed: bool
     reason: str
-    base_color: str | None = None
-    head_color: str | None = None
+    base_split: TrafficSplit | None = None
+    head_split: TrafficSplit | None = None
     path: str = ""
 
     def __bool__(self) -> bool:
@@ -805,50 +796,36 @@ def may_move_traffic(
     *,
     envs_dir: Path = ENVS_DIR,
 ) -> TrafficPermission:
-    """Whether the push ``base_sha..head_sha`` may move ``env``'s traffic: only when it changed the
-    color the environment's file records. No base (a new branch, a force push git cannot follow) means
-    no."""
+    """Whether the push ``base_sha..head_sha`` may move ``env``'s traffic: only when it changed the split
+    the environment's color file records (its color, or a canary weight). No base (a new branch, a force
+    push git cannot follow) means no."""
     git = find_repo(envs_dir)
     if git is None:
         raise GitError(f"{envs_dir} is not in a git checkout")
     path = repo_path(git, Path(envs_dir) / env / COLOR_FILE)
-    head_color = color_at(git, head_sha, path)
+    head = split_at(git, head_sha, path)
+    now = head.describe() if head else "(none)"
+
+    def permission(allowed: bool, reason: str, base: TrafficSplit | None = None) -> TrafficPermission:
+        return TrafficPermission(env, allowed, reason, base, head, path)
+
     if not base_sha or base_sha.strip("0") == "":
-        return TrafficPermission(
-            env,
-            False,
-            f"no previous commit to compare with: {path} counts as unchanged",
-            None,
-            head_color,
-            path,
-        )
+        return permission(False, f"no previous commit to compare with: {path} counts as unchanged")
     if not git.ok("cat-file", "-e", f"{base_sha}^{{commit}}"):
-        return TrafficPermission(
-            env,
+        return permission(
             False,
             f"the push's base {base_sha[:12]} is not in this clone (force push?): {path} counts as unchanged",
-            None,
-            head_color,
-            path,
         )
-    base_color = color_at(git, base_sha, path)
-    if head_color is not None and base_color != head_color:
-        return TrafficPermission(
-            env,
-            True,
-            f"this push changed {path}: {base_color or '(none)'} -> {head_color}",
-            base_color,
-            head_color,
-            path,
-        )
-    return TrafficPermission(
-        env, False, f"this push did not change {path} ({head_color})", base_color, head_color, path
-    )
+    base = split_at(git, base_sha, path)
+    if head is not None and base != head:
+        was = base.describe() if base else "(none)"
+        return permission(True, f"this push changed {path}: {was} -> {now}", base)
+    return permission(False, f"this push did not change {path} ({now})", base)
 
 
 def plan_moves_traffic(report: PlanReport) -> tuple[bool, str | None, str | None]:
-    """(moves, from, to): a plan moves traffic when it changes a traffic action or the active color
-    (the SSM parameter, or an ``active_color`` output)."""
+    """(moves, from, to): a plan moves traffic when it changes a traffic action (a switch or a canary
+    weight) or the active color (the SSM parameter, or an ``active_color`` output)."""
     before, after = report.colors()
     moves = bool(report.traffic_changes) or (before is not None and after is not None and before != after)
     return moves, before, after
@@ -859,16 +836,18 @@ class UnrequestedSwitchError(RefusedError):
 
     def __init__(self, env: str, live: str | None, committed: str | None, path: str, branch: str) -> None:
         self.env, self.live, self.committed, self.path = env, live, committed, path
-        live_text = live or "the other color"
+        live_text = live or "another split"
         super().__init__(
             f"{env}: refusing to apply: the plan would move traffic {live_text} -> {committed} but this "
             f"push did not change {path}. The load balancer serves {live_text}; {branch} says {committed}. "
             "That is drift (a switch outside git, or one never pushed), not a request: nothing was "
             "changed.",
             hint=(
-                f'if {live_text} is right, commit it: set active_color to "{live_text}" in {path} on '
-                f"{branch} (bluegreen --env {env} validate prints the commands); if {committed} is right, "
-                f"move traffic through the gates: bluegreen --env {env} switch {committed}"
+                f"if {live_text} is right, "
+                + (f'set active_color to "{live}"' if live in COLORS else "record it")
+                + f" in {path} on {branch} (bluegreen --env {env} validate prints the commands); "
+                f"if {committed} is right, move "
+                f"traffic through the gates: bluegreen --env {env} switch {(committed or '').split(' ')[0]}"
             ),
         )
 
@@ -887,9 +866,8 @@ def check_merge_plan(
     file; anything else passes (decide_apply still judges the rest)."""
     moves, before, after = plan_moves_traffic(report)
     if moves and not permission.allowed:
-        raise UnrequestedSwitchError(
-            permission.env, before, after or permission.head_color, permission.path, branch
-        )
+        committed = permission.head_split.describe() if permission.head_split else after
+        raise UnrequestedSwitchError(permission.env, before, committed, permission.path, branch)
 
 
 def merge_apply(
@@ -904,11 +882,12 @@ def merge_apply(
 
     Permitted (the push changed the color file): ``planning.apply_root``, whose pure switch goes through
     the health gates. Otherwise the root is planned once, the plan refused if it would move traffic,
-    and exactly that saved plan applied (so a switch made between plan and apply cannot be reverted).
+    and exactly that saved plan applied under the environment's lock (so a switch made between plan and
+    apply cannot be reverted).
     """
+    from bgctl.context import Outcome
     from bgctl.errors import TerraformError
-    from bgctl.lock import EnvLock
-    from bgctl.orchestrate import Outcome
+    from bgctl.lock import EnvLock, fenced
     from bgctl.planguard import parse_plan
     from bgctl.planning import apply_root, decide_apply
 
@@ -926,12 +905,10 @@ def merge_apply(
         check_merge_plan(report, permission, branch=branch)
         decision = decide_apply(report, allow_destroy=allow_destroy)
         if decision.action == "apply":
-            lock = EnvLock(ctx.clients.ssm, ctx.env)
-            lock.acquire("apply")
-            try:
+            lock = EnvLock(ctx.clients, ctx.env)
+            with fenced(lock, "apply"):
+                lock.check()
                 root.apply_plan(planfile)
-            finally:
-                lock.release()
     return Outcome(ctx.env, "apply", notes=[permission.reason, decision.reason])
 
 

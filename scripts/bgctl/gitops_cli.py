@@ -35,6 +35,7 @@ from bgctl.ghactions import (
     read_log,
     render_summary,
     run_logged,
+    status_split,
     write_github_output,
 )
 from bgctl.gitops import (
@@ -53,6 +54,7 @@ from bgctl.gitops import (
     record_traffic_move,
     run_url,
 )
+from bgctl.traffic import TrafficSplit
 
 
 def _in_actions() -> bool:
@@ -99,18 +101,20 @@ def _default_branch_name(envs_dir: Path) -> str:
 
 
 def cmd_merge_apply(args: argparse.Namespace) -> int:
-    from bgctl.cli import Settings, _context
+    from dataclasses import replace
+
+    from bgctl.cli import Invocation, _context, _terraform_binary
     from bgctl.gitops import merge_apply
     from bgctl.render import outcome_text
-    from bgctl.terraform import TerraformRoot, default_binary
+    from bgctl.settings import Settings
+    from bgctl.terraform import TerraformRoot
 
     permission = may_move_traffic(args.env, args.base, args.head, envs_dir=args.envs_dir)
     print(f"{args.env}: {permission.reason}")
-    ctx = _context(Settings(env=args.env, envs_dir=args.envs_dir), via="terraform", skip_confirmation=True)
+    settings = replace(Settings.from_environ(os.environ), envs_dir=args.envs_dir)
+    ctx = _context(Invocation(settings, args.env), via="terraform", skip_confirmation=True)
     root = TerraformRoot(
-        args.envs_dir / args.env,
-        binary=default_binary(),
-        plugin_dir=os.environ.get("BLUEGREEN_TF_PLUGIN_DIR"),
+        args.envs_dir / args.env, binary=_terraform_binary(settings), plugin_dir=settings.tf_plugin_dir
     )
     try:
         outcome = merge_apply(
@@ -124,7 +128,7 @@ def cmd_merge_apply(args: argparse.Namespace) -> int:
         if _in_actions():
             print(exc.annotation())
         raise
-    print(outcome_text(outcome))
+    print(outcome_text(outcome, args.envs_dir))
     return EXIT_OK
 
 
@@ -151,16 +155,15 @@ def cmd_shared_apply(args: argparse.Namespace) -> int:
 
 
 # -- drift / record -----------------------------------------------------------------------------------
-def _live_from_status(path: Path | None) -> str | None:
-    doc = load_json(path)
-    if not doc:
-        return None
-    live = doc.get("load_balancer_color") or doc.get("active_color")
-    return live if live in COLORS else None
+def _live(args: argparse.Namespace) -> TrafficSplit | None:
+    """The live split: ``--live COLOR``, else what a ``status --json`` file says."""
+    if args.live:
+        return TrafficSplit.to(args.live)
+    return status_split(load_json(args.status_json))
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    live = args.live or _live_from_status(args.status_json)
+    live = _live(args)
     if live is None:
         raise UsageError("the live color is unknown: pass --live COLOR or --status-json FILE")
     found = git_drift(args.envs_dir, args.env, live)
@@ -189,21 +192,22 @@ def cmd_record(args: argparse.Namespace) -> int:
         return EXIT_OK
     git, records = found
     rec = records[env]
-    live = args.live or _live_from_status(args.status_json)
+    live = _live(args)
     if rec.worktree is None:
         raise BlueGreenError(f"{rec.path} is missing or invalid: cannot record {env}'s color")
+    file = rec.worktree.describe()
     if live is not None and live != rec.worktree:
         message = (
-            f"{env}: the load balancer routes to {live} but {rec.path} says {rec.worktree}: not recording "
-            "either (the switch may have failed half-way)"
+            f"{env}: the load balancer routes to {live.describe()} but {rec.path} says {file}: not "
+            "recording either (the switch may have failed half-way)"
         )
         _annotate("error", message, f"{env}: live color and color file disagree")
         raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then recover or switch")
     if rec.worktree != rec.head:
         if live is None and args.status_json is not None:
             message = (
-                f"{env}: {rec.path} says {rec.worktree} (HEAD: {rec.head}) but the live color cannot be read "
-                f"from {args.status_json}: not recording blind"
+                f"{env}: {rec.path} says {file} (HEAD: {rec.head.describe() if rec.head else 'none'}) but "
+                f"the live color cannot be read from {args.status_json}: not recording blind"
             )
             _annotate("error", message, f"{env}: live color unknown")
             raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then record it by hand")
@@ -222,7 +226,7 @@ def cmd_record(args: argparse.Namespace) -> int:
             _annotate("error", result.text(), f"{env}: the color file was not committed")
             return EXIT_FAILED
     else:
-        print(f"{env}: {rec.path} says {rec.worktree}, as HEAD does: no traffic move to commit")
+        print(f"{env}: {rec.path} says {file}, as HEAD does: no traffic move to commit")
     if args.push:
         dref = default_ref(git)
         ahead = dref.remote and git.out("rev-list", "--count", f"{dref.ref}..refs/heads/{dref.branch}") != "0"
