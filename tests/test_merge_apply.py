@@ -147,6 +147,28 @@ def test_after_the_live_color_is_recorded_a_module_change_applies_without_moving
     assert not ctx.clients.ssm.get_parameters(Names=["/compiler-explorer/beta/lock"])["Parameters"]
 
 
+@pytest.mark.terraform
+def test_shared_apply_applies_what_leaves_traffic_alone_and_refuses_replacing(tmp_path, monkeypatch, capsys):
+    """`make shared-apply` on a real root (the null fixture stands in for terraform/shared)."""
+    from bgctl.gitops_cli import main
+
+    binary = default_binary()
+    if not (PLUGIN_DIR / "registry.terraform.io/hashicorp/null/2.1.2").is_dir():
+        pytest.skip(f"null provider not in {PLUGIN_DIR}: run `make setup`")
+    root = tmp_path / "shared"
+    shutil.copytree(FIXTURE_ROOT, root)
+    monkeypatch.setenv("BLUEGREEN_TERRAFORM", binary)
+    monkeypatch.setenv("BLUEGREEN_TF_PLUGIN_DIR", str(PLUGIN_DIR))
+    assert main(["shared-apply", "--root", str(root)]) == 0
+    assert "applied" in capsys.readouterr().out
+    assert main(["shared-apply", "--root", str(root)]) == 0
+    assert "no changes" in capsys.readouterr().out
+    main_tf = root / "main.tf"
+    main_tf.write_text(main_tf.read_text().replace('default     = "1"', 'default     = "2"'))
+    assert main(["shared-apply", "--root", str(root)]) == 1
+    assert "destroys or replaces 1 resource(s): null_resource.asg" in capsys.readouterr().err
+
+
 # -- the sandbox: real roots, real health gates ------------------------------------------------------
 class FakeRoot:
     """A TerraformRoot whose plan is a fixed JSON document (the sandbox has no Terraform provider):

@@ -135,11 +135,14 @@ def cmd_merge_apply(args: argparse.Namespace) -> int:
 def cmd_shared_apply(args: argparse.Namespace) -> int:
     import tempfile
 
+    from bgctl.cli import _terraform_binary
     from bgctl.planguard import parse_plan
     from bgctl.planning import decide_apply
-    from bgctl.terraform import TerraformRoot, default_binary
+    from bgctl.settings import Settings
+    from bgctl.terraform import TerraformRoot
 
-    root = TerraformRoot(args.root, binary=default_binary())
+    settings = Settings.from_environ(os.environ)
+    root = TerraformRoot(args.root, binary=_terraform_binary(settings), plugin_dir=settings.tf_plugin_dir)
     root.init(backend=True)
     with tempfile.TemporaryDirectory(prefix="bluegreen-shared-") as tmp:
         planfile = root.plan_to_file(Path(tmp) / "shared.tfplan")
