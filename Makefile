@@ -14,6 +14,8 @@ BG := $(PY) scripts/bluegreen.py
 TERRAFORM = $(shell scripts/terraform-bin)
 
 ENV ?=
+BASE_SHA ?=
+HEAD_SHA ?=
 VERSION ?=
 COLOR ?=
 CAPACITY ?=
@@ -148,6 +150,17 @@ apply: ## Apply ENV's root as committed (the workflow's merge step): switches go
 	$(call need,ENV,prod)
 	$(BG) --env $(ENV) apply $(ARGS)
 
+.PHONY: merge-apply
+merge-apply: ## The workflow's apply on main: moves traffic only if BASE_SHA..HEAD_SHA changed ENV's color file
+	$(call need,ENV,prod)
+	$(call need,BASE_SHA,<the push's before SHA>)
+	$(call need,HEAD_SHA,<the push's SHA>)
+	PYTHONPATH=scripts $(PY) -m bgctl.gitops merge-apply --env $(ENV) --base $(BASE_SHA) --head $(HEAD_SHA) $(ARGS)
+
+.PHONY: shared-apply
+shared-apply: ## Plan and apply terraform/shared (the workflow runs it before any environment root)
+	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(ARGS)
+
 .PHONY: demo
 demo: ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
 	$(BG) sandbox demo
@@ -163,3 +176,19 @@ bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 env
 .PHONY: tf-validate
 tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
 	scripts/tf-validate
+
+# Provider hashes for the committed .terraform.lock.hcl of every root. The registry by default;
+# TF_LOCK_MIRROR=/path/to/mirror to hash a local filesystem mirror instead (offline).
+TF_PLATFORMS ?= linux_amd64
+TF_LOCK_MIRROR ?=
+
+.PHONY: tf-lock
+tf-lock: ## Write .terraform.lock.hcl for every root: make tf-lock [TF_PLATFORMS="linux_amd64 darwin_arm64"]
+	@set -e; data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
+	for dir in terraform/shared terraform/envs/*/; do \
+	  echo "== $${dir%/}"; \
+	  export TF_DATA_DIR="$$data/$$(basename "$$dir")"; \
+	  (cd "$$dir" && $(TERRAFORM) get -no-color >/dev/null && \
+	    $(TERRAFORM) providers lock -no-color $(if $(TF_LOCK_MIRROR),-fs-mirror=$(TF_LOCK_MIRROR)) \
+	      $(foreach p,$(TF_PLATFORMS),-platform=$(p)) >/dev/null); \
+	done

@@ -1,7 +1,9 @@
-"""The pull-request plan workflow: valid YAML, pinned actions, triggers, and the shared renderer."""
+"""The workflows: valid YAML, pinned actions, triggers, permissions, concurrency, the order of applies,
+what is uploaded, the deploy workflow, and the shared renderer behind the plan comments."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,80 +11,206 @@ import pytest
 import yaml
 
 from bgctl import REPO_ROOT
+from bgctl.envspec import environment_names
 from bgctl.planguard import load_plan
 from bgctl.plansummary import COMMENT_LIMIT, ColorHealth, render_pr_comment, summary_from_plan
-from bgctl.prcomment import HEALTH_NOT_CHECKED, affected_envs, comment_body, main
+from bgctl.prcomment import (
+    HEALTH_NOT_CHECKED,
+    SENSITIVE,
+    UNKNOWN,
+    Provenance,
+    affected_envs,
+    comment_body,
+    main,
+    redacted_summary,
+)
 
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "terraform.yml"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+WORKFLOW = WORKFLOWS / "terraform.yml"
+DEPLOY = WORKFLOWS / "deploy.yml"
 PLANS = Path(__file__).parent / "fixtures" / "plans"
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
 @pytest.fixture(scope="module")
 def wf() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text())
+    return _load(WORKFLOW)
 
 
-def _steps(wf: dict):
-    for job in wf["jobs"].values():
-        yield from job.get("steps", [])
+@pytest.fixture(scope="module")
+def deploy_wf() -> dict:
+    return _load(DEPLOY)
 
 
-def _runs(wf: dict, job: str) -> str:
-    return "\n".join(step.get("run", "") for step in wf["jobs"][job]["steps"])
+def _on(doc: dict) -> dict:
+    return doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
 
 
-def test_every_action_is_pinned_to_a_commit_with_a_version_comment(wf):
-    uses = [step["uses"] for step in _steps(wf) if "uses" in step]
+def _steps(doc: dict, job: str | None = None):
+    for name, body in doc["jobs"].items():
+        if job is None or name == job:
+            yield from body.get("steps", [])
+
+
+def _runs(doc: dict, job: str) -> str:
+    return "\n".join(step.get("run", "") for step in doc["jobs"][job]["steps"])
+
+
+@pytest.mark.parametrize("path", [WORKFLOW, DEPLOY], ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_a_version_comment(path):
+    doc = _load(path)
+    uses = [step["uses"] for step in _steps(doc) if "uses" in step]
     assert uses
     assert all(PINNED.match(u) for u in uses), uses
-    for line in WORKFLOW.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if "uses:" in line:
             assert re.search(r"# v\d", line), line
+    for step in _steps(doc):
+        if "checkout" in step.get("uses", ""):
+            assert step["with"]["persist-credentials"] is False
 
 
-def test_triggers(wf):
-    on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` as true
-    assert "terraform/**" in on["pull_request"]["paths"]
-    assert on["push"]["branches"] == ["main"]
+def test_tests_run_on_every_pull_request_and_push_whatever_they_touch(wf):
+    on = _on(wf)
+    assert on["pull_request"] is None  # no paths filter: scripts-only changes are tested too
+    assert on["push"] == {"branches": ["main"]}
+    assert "make setup && make test" in _runs(wf, "test")
+    assert "if" not in wf["jobs"]["test"]
 
 
-def test_permissions_are_minimal(wf):
+def test_permissions_are_minimal(wf, deploy_wf):
     assert wf["permissions"] == {"contents": "read"}
     assert wf["jobs"]["plan"]["permissions"] == {
         "contents": "read",
         "id-token": "write",
         "pull-requests": "write",
     }
-    assert wf["jobs"]["apply"]["permissions"] == {"contents": "read", "id-token": "write"}
+    for job in ("apply", "apply-shared"):
+        assert wf["jobs"][job]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert deploy_wf["permissions"] == {"contents": "read"}
+    assert "permissions" not in deploy_wf["jobs"]["request"]
+    assert deploy_wf["jobs"]["deploy"]["permissions"] == {"contents": "write", "id-token": "write"}
 
 
-def test_apply_runs_one_at_a_time_per_environment_through_the_cli(wf):
+def test_terraform_installs_exactly_the_locked_providers(wf, deploy_wf):
+    assert wf["env"]["TF_CLI_ARGS_init"] == "-lockfile=readonly"
+    assert deploy_wf["jobs"]["deploy"]["env"]["TF_CLI_ARGS_init"] == "-lockfile=readonly"
+
+
+def test_affected_roots_come_from_bgctl(wf):
+    runs = _runs(wf, "changes")
+    assert "python3 -m bgctl.gitops affected" in runs
+    assert set(wf["jobs"]["changes"]["outputs"]) == {"shared", "envs", "roots"}
+
+
+def test_plans_cover_terraform_shared_one_run_per_pull_request_and_root(wf):
+    plan = wf["jobs"]["plan"]
+    assert plan["strategy"]["matrix"]["root"] == "${{ fromJSON(needs.changes.outputs.roots) }}"
+    assert plan["concurrency"] == {
+        "group": "plan-${{ github.event.pull_request.number }}-${{ matrix.root }}",
+        "cancel-in-progress": True,
+    }
+    assert "terraform/shared" in plan["env"]["ROOT_DIR"] and "terraform/envs/" in plan["env"]["ROOT_DIR"]
+    runs = _runs(wf, "plan")
+    assert "make setup" in runs
+    assert "terraform plan" in runs and "-out=tfplan" in runs
+    assert "-m bgctl.prcomment --env" in runs
+    assert '--commit-sha "$COMMIT_SHA"' in runs and '--run-url "$RUN_URL"' in runs
+    render = next(s for s in plan["steps"] if "--commit-sha" in s.get("run", ""))
+    assert render["env"]["COMMIT_SHA"] == "${{ github.sha }}"
+    assert render["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    assert "actions/runs/${{ github.run_id }}" in render["env"]["RUN_URL"]
+    scripts = [s["with"]["script"] for s in plan["steps"] if "github-script" in s.get("uses", "")]
+    assert len(scripts) == 1
+    assert "<!-- bluegreen-plan:${process.env.PLAN_ROOT} -->" in scripts[0]
+    assert "updateComment" in scripts[0] and "createComment" in scripts[0]
+    assert any("configure-aws-credentials" in s.get("uses", "") for s in plan["steps"])
+
+
+def test_the_plan_artifact_holds_the_text_plan_and_the_redacted_summary_only(wf):
+    plan = wf["jobs"]["plan"]
+    (upload,) = [s for s in plan["steps"] if "upload-artifact" in s.get("uses", "")]
+    paths = [p.strip() for p in upload["with"]["path"].splitlines() if p.strip()]
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["plan.txt", "plan-summary.json"]
+    assert "redact --plan-json plan.json > plan-summary.json" in _runs(wf, "plan")
+    cleanup = plan["steps"][-1]
+    assert cleanup["if"] == "always()" and "tfplan" in cleanup["run"] and "plan.json" in cleanup["run"]
+
+
+def test_terraform_shared_is_applied_before_any_environment(wf):
+    shared, apply = wf["jobs"]["apply-shared"], wf["jobs"]["apply"]
+    assert "needs.changes.outputs.shared == 'true'" in shared["if"]
+    assert "make shared-apply" in _runs(wf, "apply-shared")
+    assert shared["concurrency"] == {"group": "apply-shared", "cancel-in-progress": False}
+    assert set(apply["needs"]) == {"changes", "test", "apply-shared"}
+    for condition in (
+        "!cancelled()",
+        "needs.test.result == 'success'",
+        "needs.apply-shared.result == 'success' || needs.apply-shared.result == 'skipped'",
+    ):
+        assert condition in apply["if"]
+
+
+def test_apply_never_reverts_a_live_switch(wf):
     apply = wf["jobs"]["apply"]
     assert apply["concurrency"] == {"group": "apply-${{ matrix.env }}", "cancel-in-progress": False}
     assert "github.event_name == 'push'" in apply["if"]
-    assert set(apply["needs"]) == {"changes", "test"}
-    assert 'make apply ENV="$APPLY_ENV"' in _runs(wf, "apply")
-    assert "terraform apply" not in _runs(wf, "apply")
+    runs = _runs(wf, "apply")
+    assert 'make merge-apply ENV="$APPLY_ENV" BASE_SHA="$BASE_SHA" HEAD_SHA="$HEAD_SHA"' in runs
+    assert "terraform apply" not in runs
+    step = next(s for s in apply["steps"] if "merge-apply" in s.get("run", ""))
+    assert step["env"]["BASE_SHA"] == "${{ github.event.before }}"
+    checkout = next(s for s in apply["steps"] if "checkout" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0
+    assert apply["env"]["BLUEGREEN_DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
 
 
-def test_plan_job_renders_with_bgctl_prcomment_and_updates_one_comment(wf):
-    plan = wf["jobs"]["plan"]
-    assert plan["strategy"]["matrix"]["env"] == "${{ fromJSON(needs.changes.outputs.envs) }}"
-    runs = _runs(wf, "plan")
-    assert "make setup" in runs
-    assert "-m bgctl.prcomment --env" in runs
-    assert "terraform plan" in runs and "-out=tfplan" in runs
-    scripts = [s["with"]["script"] for s in plan["steps"] if "github-script" in s.get("uses", "")]
-    assert len(scripts) == 1
-    assert "<!-- bluegreen-plan:${process.env.PLAN_ENV} -->" in scripts[0]
-    assert "updateComment" in scripts[0] and "createComment" in scripts[0]
-    assert any("configure-aws-credentials" in s.get("uses", "") for s in plan["steps"])
-    assert any("upload-artifact" in s.get("uses", "") for s in plan["steps"])
+# -- the deploy workflow ----------------------------------------------------------------------------------
+def test_deploy_is_dispatched_with_environment_version_and_capacity(deploy_wf):
+    inputs = _on(deploy_wf)["workflow_dispatch"]["inputs"]
+    assert sorted(inputs["environment"]["options"]) == sorted(environment_names())
+    assert inputs["version"]["required"] is True
+    assert inputs["capacity"]["required"] is False
+    request = deploy_wf["jobs"]["request"]
+    assert request["if"] == "github.ref_name == github.event.repository.default_branch"
+    assert "python3 -m bgctl.gitops deploy-request" in _runs(deploy_wf, "request")
+    step = next(s for s in request["steps"] if s.get("id") == "request")
+    assert step["env"]["BLUEGREEN_HEALTH_URL"] == "${{ vars.BLUEGREEN_HEALTH_URL }}"
 
 
-def test_make_test_runs(wf):
-    assert "make setup && make test" in _runs(wf, "test")
+def test_deploy_shares_the_apply_concurrency_group_and_production_protection(deploy_wf, wf):
+    deploy = deploy_wf["jobs"]["deploy"]
+    assert deploy["concurrency"] == {
+        "group": "apply-${{ needs.request.outputs.env }}",
+        "cancel-in-progress": False,
+    }
+    assert wf["jobs"]["apply"]["concurrency"]["group"].startswith("apply-")
+    assert deploy["environment"] == "${{ needs.request.outputs.github_environment }}"
+    assert deploy["env"]["BLUEGREEN_HEALTH_URL"] == "${{ vars.BLUEGREEN_HEALTH_URL }}"
+
+
+def test_deploy_runs_make_deploy_then_records_and_summarises_whatever_happened(deploy_wf):
+    steps = deploy_wf["jobs"]["deploy"]["steps"]
+
+    def find(fragment: str) -> int:
+        return next(i for i, s in enumerate(steps) if fragment in s.get("run", ""))
+
+    deploy, record, summary = find("make deploy"), find("bgctl.gitops record"), find("bgctl.gitops summary")
+    assert deploy < record < summary
+    assert "ARGS=--skip-confirmation" in steps[deploy]["run"]
+    assert "bgctl.gitops run --log" in steps[deploy]["run"]
+    assert "--push" in steps[record]["run"] and "--status-json" in steps[record]["run"]
+    for i in (record, summary):
+        assert steps[i]["if"] == "always() && steps.deploy.outcome != 'skipped'"
+    assert "--write" in steps[summary]["run"]
+    assert steps[-1]["if"] == "steps.deploy.outputs.code != '0'" and "exit 1" in steps[-1]["run"]
+    assert "make validate" in _runs(deploy_wf, "deploy")
+    assert "GITHUB_TOKEN" not in str(deploy_wf["jobs"]["deploy"]["env"])  # the token only in the push step
+    assert steps[record]["env"] == {"TOKEN": "${{ github.token }}"}
 
 
 def test_affected_envs():
@@ -128,3 +256,115 @@ def test_prcomment_reports_a_bad_plan(tmp_path, capsys):
     code = main(["--env", "prod", "--plan-json", str(bad), "--plan-text", str(bad), "--artifact-url", "u"])
     assert code == 1
     assert "format_version" in capsys.readouterr().err
+
+
+# -- provenance, annotations and the redacted summary ------------------------------------------------------
+def test_the_comment_names_the_commit_and_the_run(tmp_path):
+    plan_json, plan_text = _write_plan(tmp_path, "\n".join("  ~ " + "x" * 80 for _ in range(40_000)))
+    url = "https://github.example/o/r/actions/runs/9"
+    prov = Provenance("a" * 40, "b" * 40, url)
+    body = comment_body("prod", plan_json, plan_text, "artifact", provenance=prov)
+    lines = body.splitlines()
+    assert lines[0] == "<!-- bluegreen-plan:prod -->"
+    assert (
+        lines[1]
+        == f"Plan of `{'a' * 12}` (head `{'b' * 12}` merged onto the base branch) · [workflow run]({url})"
+    )
+    assert lines[3].startswith("### prod: traffic")
+    assert len(body) < COMMENT_LIMIT
+    assert Provenance("c" * 40).line() == f"Plan of `{'c' * 12}`"
+
+
+def test_prcomment_writes_the_body_and_flags_destroys(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    text = tmp_path / "plan.txt"
+    text.write_text("  - destroy\n")
+    out = tmp_path / "comment.md"
+    argv = [
+        "--env",
+        "shared",
+        "--plan-json",
+        str(PLANS / "deletes_scaling_policy.json"),
+        "--plan-text",
+        str(text),
+    ]
+    code = main(
+        [*argv, "--artifact-url", "u", "--commit-sha", "d" * 40, "--run-url", "r", "--output", str(out)]
+    )
+    assert code == 0
+    body = out.read_text()
+    assert body.startswith("<!-- bluegreen-plan:shared -->\nPlan of `dddddddddddd` · [workflow run](r)\n")
+    assert "[!CAUTION]" in body
+    annotation = capsys.readouterr().out
+    assert annotation.startswith("::warning title=shared plan destroys or replaces resources::")
+    assert "destroys or replaces 1 resource(s)" in annotation
+
+
+def test_the_redacted_summary_keeps_what_review_needs_and_masks_sensitive_values(tmp_path, capsys):
+    doc = {
+        "format_version": "1.2",
+        "terraform_version": "1.11.4",
+        "variables": {"db_password": {"value": "hunter2"}},
+        "prior_state": {"values": {"secret": "hunter2"}},
+        "resource_changes": [
+            {
+                "address": "aws_ssm_parameter.token",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"name": "/x/token", "value": "old-secret", "tags": {"a": "1"}},
+                    "after": {"name": "/x/token", "value": "new-secret", "tags": {"a": "2"}},
+                    "before_sensitive": {"value": True},
+                    "after_sensitive": {"value": True},
+                    "after_unknown": {"version": True},
+                },
+            },
+            {
+                "address": "aws_lb.this",
+                "change": {"actions": ["no-op"], "before": {"name": "x"}, "after": {"name": "x"}},
+            },
+            {
+                "address": 'aws_iam_role.env["prod"]',
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": {"name": "r", "inline": [{"key": "k", "secret": "s"}]},
+                    "after_sensitive": {"inline": [{"secret": True}]},
+                    "after_unknown": {"arn": True},
+                },
+            },
+        ],
+        "output_changes": {
+            "password": {"actions": ["create"], "before": None, "after": "pw", "after_sensitive": True},
+            "same": {"actions": ["no-op"], "before": "x", "after": "x"},
+        },
+    }
+    summary = redacted_summary(doc)
+    text = json.dumps(summary)
+    for secret in ("hunter2", "old-secret", "new-secret", '"s"', '"pw"'):
+        assert secret not in text
+    assert [r["address"] for r in summary["resource_changes"]] == [
+        "aws_ssm_parameter.token",
+        'aws_iam_role.env["prod"]',
+    ]
+    token = summary["resource_changes"][0]
+    assert token["changed"] == {
+        "value": {"before": SENSITIVE, "after": SENSITIVE},
+        "tags": {"before": {"a": "1"}, "after": {"a": "2"}},
+        "version": {"before": None, "after": UNKNOWN},
+    }
+    role = summary["resource_changes"][1]["changed"]
+    assert role["inline"]["after"] == [{"key": "k", "secret": SENSITIVE}]
+    assert role["arn"]["after"] == UNKNOWN
+    assert summary["output_changes"] == {
+        "password": {"actions": ["create"], "before": None, "after": SENSITIVE}
+    }
+    # Through the CLI, on a real fixture.
+    assert main(["redact", "--plan-json", str(PLANS / "switch_prod_listeners.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "variables" not in printed and "configuration" not in printed and "planned_values" not in printed
+    assert {r["address"] for r in printed["resource_changes"]} == {
+        "module.blue_green.aws_lb_listener.http[0]",
+        "module.blue_green.aws_lb_listener.https[0]",
+        "module.blue_green.aws_ssm_parameter.active_color",
+        "module.blue_green.aws_ssm_parameter.active_target_group_arn",
+    }

@@ -1,6 +1,7 @@
-# The shared root: what all nine environments stand on. It owns the ALB, its security group, the
-# instances' security group and the instance profile. It does NOT own the listeners: their default
-# action is prod's traffic switch, so terraform/envs/prod owns them (see terraform/README.md).
+# The shared root: what all nine environments stand on. It owns the ALB, its security groups, the
+# instances' security group and the instances' IAM roles (one per environment). It does NOT own the
+# listeners: their default action is prod's traffic switch, so terraform/envs/prod owns them (see
+# terraform/README.md).
 #
 # The VPC, its subnets, the ACM certificate and the S3 buckets predate this project and are
 # referenced with data sources, not managed here.
@@ -13,6 +14,21 @@ locals {
   param_root_arn  = "arn:aws:ssm:us-east-1:${local.state_account}:parameter/compiler-explorer"
   instance_sg     = "compiler-explorer-web"
   instance_policy = "compiler-explorer-web"
+
+  # One instance role and profile per environment, named "<instance_policy>-<env>": the blue_green
+  # module's launch templates use exactly that name. tests/test_tf_security.py keeps this list equal
+  # to terraform/envs.
+  environments = toset([
+    "aarch64prod",
+    "aarch64staging",
+    "beta",
+    "gpu",
+    "prod",
+    "staging",
+    "winprod",
+    "winstaging",
+    "wintest",
+  ])
 }
 
 data "aws_vpc" "this" {
@@ -44,12 +60,12 @@ data "aws_s3_bucket" "logs" {
 # The Application Load Balancer (listeners: terraform/envs/prod)
 # ---------------------------------------------------------------------------------------------------
 resource "aws_lb" "this" {
-  # checkov:skip=CKV2_AWS_20: HTTP is served, not redirected: legacy API clients and editor plugins call http:// (prod owns the listener)
-  # checkov:skip=CKV2_AWS_28: the site is fronted by CloudFront, where the WAF lives; no WAF on the origin ALB
+  # checkov:skip=CKV2_AWS_20: HTTP is served, not redirected (legacy API clients and editor plugins call http://; prod owns the listener). Control instead: only CloudFront's origin-facing ranges reach the ALB (aws_security_group.alb_http), so viewers meet CloudFront's protocol policy first
+  # checkov:skip=CKV2_AWS_28: Control instead: the WAF web ACL on the CloudFront distribution. It cannot be bypassed by calling the ALB directly: the ALB admits only CloudFront's origin-facing prefix list (aws_security_group.alb, aws_security_group.alb_http)
   name                       = local.alb_name
   load_balancer_type         = "application"
   internal                   = false
-  security_groups            = [aws_security_group.alb.id]
+  security_groups            = [aws_security_group.alb.id, aws_security_group.alb_http.id]
   subnets                    = data.aws_subnets.public.ids
   drop_invalid_header_fields = true
   enable_deletion_protection = true
@@ -62,28 +78,28 @@ resource "aws_lb" "this" {
   }
 }
 
+# CloudFront's origin-facing addresses (AWS-managed, kept current by AWS). The site is served through
+# CloudFront, whose WAF inspects every request; admitting only these ranges is what stops anyone from
+# calling the ALB directly around the WAF. Nothing else needs to reach the ALB: the deploy tool checks
+# instances on their private addresses (aws_security_group.health_checker), and the target groups'
+# health checks come from the ALB itself.
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
+# A rule that references this prefix list counts as 55 rules against the 60-rule quota of a security
+# group, so :443 and :80 each get their own group; the ALB carries both.
 resource "aws_security_group" "alb" {
-  # checkov:skip=CKV_AWS_260: the public compiler site serves HTTP on :80 to the internet (legacy API clients)
   name        = "${local.alb_name}-alb"
-  description = "Public HTTP and HTTPS to the compiler site ALB"
+  description = "HTTPS from CloudFront to the compiler site ALB"
   vpc_id      = data.aws_vpc.this.id
 
   ingress {
-    description      = "HTTPS from the internet"
-    from_port        = 443
-    to_port          = 443
-    protocol         = "tcp"
-    cidr_blocks      = ["0.0.0.0/0"]
-    ipv6_cidr_blocks = ["::/0"]
-  }
-
-  ingress {
-    description      = "HTTP from the internet (legacy API clients)"
-    from_port        = 80
-    to_port          = 80
-    protocol         = "tcp"
-    cidr_blocks      = ["0.0.0.0/0"]
-    ipv6_cidr_blocks = ["::/0"]
+    description     = "HTTPS from CloudFront origin-facing servers only"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [data.aws_ec2_managed_prefix_list.cloudfront.id]
   }
 
   egress {
@@ -95,13 +111,27 @@ resource "aws_security_group" "alb" {
   }
 }
 
+resource "aws_security_group" "alb_http" {
+  name        = "${local.alb_name}-alb-http"
+  description = "HTTP from CloudFront to the compiler site ALB"
+  vpc_id      = data.aws_vpc.this.id
+
+  ingress {
+    description     = "HTTP from CloudFront origin-facing servers only (legacy API clients use http://)"
+    from_port       = 80
+    to_port         = 80
+    protocol        = "tcp"
+    prefix_list_ids = [data.aws_ec2_managed_prefix_list.cloudfront.id]
+  }
+}
+
 # ---------------------------------------------------------------------------------------------------
 # What every environment's instances share: security group and instance profile
 # ---------------------------------------------------------------------------------------------------
 resource "aws_security_group" "instances" {
-  # checkov:skip=CKV2_AWS_5: attached by the environment roots' launch templates (other states), which look it up by name
+  # checkov:skip=CKV2_AWS_5: attached in other states. Control instead: tests/terraform checks that every environment root passes module.shared.security_group_id (this group, looked up by name) to its launch templates
   name        = local.instance_sg
-  description = "Compiler site instances: HTTP from the ALB only"
+  description = "Compiler site instances: HTTP from the ALB and the health checker only"
   vpc_id      = data.aws_vpc.this.id
 
   ingress {
@@ -112,12 +142,38 @@ resource "aws_security_group" "instances" {
     security_groups = [aws_security_group.alb.id]
   }
 
+  ingress {
+    description     = "HTTP /healthcheck from the deploy tool's covering health check"
+    from_port       = 80
+    to_port         = 80
+    protocol        = "tcp"
+    security_groups = [aws_security_group.health_checker.id]
+  }
+
   egress {
     description = "HTTPS out (S3 builds, SSM, package mirrors)"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+# Before a switch the new color's targets are "unused" (no rule forwards there yet), so only the deploy
+# tool's HTTP check (BLUEGREEN_HEALTH_URL=http://{private_ip}/healthcheck) sees them. Whatever runs it
+# (the deploy workflow's self-hosted runner, an admin node) carries this group; it may only call out.
+resource "aws_security_group" "health_checker" {
+  # checkov:skip=CKV2_AWS_5: attached to the deploy runner and admin nodes, which this repository does not manage. Control instead: it admits nothing and may only reach the instances' :80
+  name        = "${local.instance_sg}-health-checker"
+  description = "Deploy runner and admin nodes: HTTP to the instances for health checks"
+  vpc_id      = data.aws_vpc.this.id
+
+  egress {
+    description = "HTTP to the instances in the VPC (/healthcheck)"
+    from_port   = 80
+    to_port     = 80
+    protocol    = "tcp"
+    cidr_blocks = [data.aws_vpc.this.cidr_block]
   }
 }
 
@@ -132,11 +188,70 @@ data "aws_iam_policy_document" "assume_ec2" {
   }
 }
 
+# Each environment's instances read only what their boot reads (templates/user_data.*.tftpl in the
+# blue_green module): the version parameter of their own color, under their own environment, plus the
+# environment's wiring, and the builds. Not the lock, the journal, or any other environment.
+data "aws_iam_policy_document" "environment" {
+  for_each = local.environments
+
+  statement {
+    sid     = "ReadOwnEnvironmentVersionsAndWiring"
+    actions = ["ssm:GetParameter", "ssm:GetParameters"]
+    resources = [
+      "${local.param_root_arn}/${each.key}/blue/version",
+      "${local.param_root_arn}/${each.key}/green/version",
+      "${local.param_root_arn}/${each.key}/wiring",
+    ]
+  }
+
+  statement {
+    sid       = "ReadBuilds"
+    actions   = ["s3:GetObject"]
+    resources = ["${data.aws_s3_bucket.builds.arn}/dist/*"]
+  }
+
+  statement {
+    sid       = "ListBuilds"
+    actions   = ["s3:ListBucket"]
+    resources = [data.aws_s3_bucket.builds.arn]
+  }
+}
+
+resource "aws_iam_role" "environment" {
+  for_each = local.environments
+
+  name               = "${local.instance_policy}-${each.key}"
+  description        = "Compiler site instances of ${each.key} (both colors)"
+  assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
+}
+
+resource "aws_iam_role_policy" "environment" {
+  for_each = local.environments
+
+  name   = "${local.instance_policy}-${each.key}"
+  role   = aws_iam_role.environment[each.key].id
+  policy = data.aws_iam_policy_document.environment[each.key].json
+}
+
+resource "aws_iam_instance_profile" "environment" {
+  for_each = local.environments
+
+  name = "${local.instance_policy}-${each.key}"
+  role = aws_iam_role.environment[each.key].name
+}
+
+# The role every environment used to share. Instances launched before the per-environment profiles
+# keep it until the deploy tool replaces them (it never replaces running instances itself), so it stays,
+# narrowed to the version parameters a booting instance reads. Remove it once
+# `aws ec2 describe-iam-instance-profile-associations` lists no instance with this profile.
 data "aws_iam_policy_document" "instances" {
   statement {
-    sid       = "ReadOwnColorVersion"
-    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
-    resources = ["${local.param_root_arn}/*"]
+    sid     = "ReadVersionsAtBoot"
+    actions = ["ssm:GetParameter", "ssm:GetParameters"]
+    resources = [
+      "${local.param_root_arn}/*/blue/version",
+      "${local.param_root_arn}/*/green/version",
+    ]
   }
 
   statement {
@@ -154,7 +269,7 @@ data "aws_iam_policy_document" "instances" {
 
 resource "aws_iam_role" "instances" {
   name               = local.instance_policy
-  description        = "Compiler site instances (all environments, both colors)"
+  description        = "Compiler site instances launched before the per-environment roles (legacy)"
   assume_role_policy = data.aws_iam_policy_document.assume_ec2.json
 }
 

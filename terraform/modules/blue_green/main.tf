@@ -94,7 +94,7 @@ data "aws_ami" "this" {
 # Per color: target group, launch template, Auto Scaling group
 # ---------------------------------------------------------------------------------------------------
 resource "aws_lb_target_group" "this" {
-  # checkov:skip=CKV_AWS_378: TLS terminates at the ALB; instances serve plain HTTP inside the VPC to the ALB's security group only
+  # checkov:skip=CKV_AWS_378: TLS terminates at the ALB. Control instead: instances serve plain HTTP only inside the VPC, and their security group admits :80 only from the ALB's and the health checker's groups (terraform/shared)
   for_each = local.colors
 
   name                 = "${title(var.environment)}-${title(each.key)}"
@@ -133,8 +133,10 @@ resource "aws_launch_template" "this" {
   ebs_optimized          = true
   update_default_version = true
 
+  # The environment's own profile (terraform/shared creates "<prefix>-<environment>"): its role reads
+  # only this environment's version parameters and wiring, never another environment's.
   iam_instance_profile {
-    name = var.iam_instance_profile_name
+    name = "${var.iam_instance_profile_name}-${var.environment}"
   }
 
   # IMDSv2 only; instance tags in metadata so an instance reads its own Color tag at boot.
@@ -408,8 +410,8 @@ resource "aws_lb_listener" "https" {
 }
 
 resource "aws_lb_listener" "http" {
-  # checkov:skip=CKV_AWS_2: the public compiler site serves plain HTTP on :80 for legacy API clients and editor plugins; redirecting would break them
-  # checkov:skip=CKV_AWS_103: plain HTTP listener (see above), there is no TLS to configure
+  # checkov:skip=CKV_AWS_2: plain HTTP on :80 for legacy API clients and editor plugins (a redirect would break them). Control instead: only CloudFront's origin-facing ranges reach :80 (terraform/shared aws_security_group.alb_http), behind CloudFront's WAF
+  # checkov:skip=CKV_AWS_103: the plain HTTP listener has no TLS to configure. Control instead: the HTTPS listener's ssl_policy (var.ssl_policy) and the CloudFront-only ingress above
   count = local.listener_default ? 1 : 0
 
   load_balancer_arn = var.load_balancer_arn
@@ -428,7 +430,7 @@ resource "aws_lb_listener" "http" {
 # SSM: the two color parameters (from active_color) and the wiring (independent of it)
 # ---------------------------------------------------------------------------------------------------
 resource "aws_ssm_parameter" "active_color" {
-  # checkov:skip=CKV2_AWS_34: not a secret; instances and operators read it, a SecureString would only add a KMS dependency
+  # checkov:skip=CKV2_AWS_34: not a secret (a color). Control instead: IAM decides who reads it; instance roles cannot (terraform/shared grants them only their own version parameters and wiring)
   name        = "${local.param_root}/active-color"
   description = "Color of ${var.environment} that receives traffic (Terraform-owned; mirrors the listener)"
   type        = "String"
@@ -437,7 +439,7 @@ resource "aws_ssm_parameter" "active_color" {
 }
 
 resource "aws_ssm_parameter" "active_target_group_arn" {
-  # checkov:skip=CKV2_AWS_34: not a secret; an ARN that instances and operators read
+  # checkov:skip=CKV2_AWS_34: not a secret (an ARN). Control instead: IAM decides who reads it; instance roles cannot (terraform/shared)
   name        = "${local.param_root}/active-target-group-arn"
   description = "Target group of ${var.environment} that receives traffic (Terraform-owned)"
   type        = "String"
@@ -446,7 +448,7 @@ resource "aws_ssm_parameter" "active_target_group_arn" {
 }
 
 resource "aws_ssm_parameter" "wiring" {
-  # checkov:skip=CKV2_AWS_34: not a secret; resource names and ARNs the deploy tool discovers
+  # checkov:skip=CKV2_AWS_34: not a secret (resource names and ARNs). Control instead: IAM; the environment's own instance role is the only instance role that reads it (terraform/shared)
   name        = "${local.param_root}/wiring"
   description = "Wiring of ${var.environment} for the deploy tool (schema_version 1, scripts/bgctl/wiring.py)"
   type        = "String"

@@ -115,7 +115,7 @@ variable "security_group_ids" {
 }
 
 variable "iam_instance_profile_name" {
-  description = "Instance profile of the instances (reads the per-color version parameter and the builds bucket)."
+  description = "Name prefix of the instance profiles terraform/shared creates, one per environment: the launch templates use \"<prefix>-<environment>\", whose role reads only this environment's version parameters, its wiring and the builds bucket."
   type        = string
 }
 

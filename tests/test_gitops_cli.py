@@ -1,0 +1,365 @@
+"""The workflow's steps as Python (bgctl.ghactions and ``python -m bgctl.gitops``): affected roots with
+terraform/shared, the deploy request, the CI record-and-push step, the timed run and the job summary."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bgctl.errors import UsageError
+from bgctl.ghactions import (
+    PRODUCTION_ENVS,
+    VERSION_RE,
+    Affected,
+    LogLine,
+    affected_roots,
+    health_check_problem,
+    parse_deploy_request,
+    read_log,
+    render_summary,
+    step_timings,
+)
+from bgctl.gitops_cli import main
+from bgctl.operations import deploy as deploy_operation
+from gitrepo import Repo, git, isolated_git, make_repo
+
+ENVS = ["beta", "prod", "staging"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolated_git(monkeypatch, tmp_path)
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("BLUEGREEN_HEALTH_URL", raising=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return make_repo(tmp_path)
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+# -- affected roots ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["terraform/shared/main.tf"], Affected(True, ())),
+        (["terraform/envs/prod/main.tf", "README.md"], Affected(False, ("prod",))),
+        (["terraform/envs/beta/active_color.auto.tfvars.json"], Affected(False, ("beta",))),
+        (["terraform/envs/beta/.terraform.lock.hcl"], Affected(False, ("beta",))),
+        (["terraform/modules/blue_green/main.tf"], Affected(False, tuple(ENVS))),
+        (
+            ["terraform/modules/shared_lookups/main.tf", "terraform/shared/iam.tf"],
+            Affected(True, tuple(ENVS)),
+        ),
+        ([".terraform-version"], Affected(True, tuple(ENVS))),
+        (["scripts/bgctl/cli.py", "tests/x.py", "Makefile", "terraform/envs/README.md"], Affected(False, ())),
+        (["terraform/envs/unknown/main.tf"], Affected(False, ())),
+        (None, Affected(True, tuple(ENVS))),
+    ],
+)
+def test_affected_roots(paths, expected):
+    assert affected_roots(paths, ENVS) == expected
+
+
+def test_affected_from_git_and_into_github_output(repo: Repo, tmp_path: Path, monkeypatch, capsys):
+    out = tmp_path / "gh-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    base = repo.head()
+    head = repo.commit_file("terraform/shared/main.tf", "# shared\n")
+    assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", base, "--head", head]) == 0
+    assert json.loads(capsys.readouterr().out) == {"shared": True, "envs": [], "roots": ["shared"]}
+    assert _outputs(out) == {"shared": "true", "envs": "[]", "roots": '["shared"]'}
+    out.unlink()
+    # A new branch (all-zero base): every root.
+    assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", "0" * 40, "--head", head]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "shared": True,
+        "envs": ["beta", "prod"],
+        "roots": ["shared", "beta", "prod"],
+    }
+    assert _outputs(out) == {
+        "shared": "true",
+        "envs": '["beta", "prod"]',
+        "roots": '["shared", "beta", "prod"]',
+    }
+
+
+def test_affected_runs_with_a_bare_python_before_setup(repo: Repo):
+    """The changes job runs it with the runner's python3, before `make setup`: standard library only."""
+    base = repo.head()
+    repo.commit_file("terraform/envs/prod/main.tf", "# prod v2\n")
+    scripts = Path(__file__).parents[1] / "scripts"
+    code = (
+        f"import sys; sys.path.insert(0, {str(scripts)!r})\n"
+        "for name in ('boto3', 'botocore', 'click', 'jinja2', 'hcl2', 'yaml'): sys.modules[name] = None\n"
+        "from bgctl.gitops import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code, "affected", "--envs-dir", str(repo.envs_dir), "--base", base],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+        cwd=repo.work,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"shared": False, "envs": ["prod"], "roots": ["prod"]}
+
+
+def test_may_move_traffic_cli(repo: Repo, tmp_path: Path, monkeypatch, capsys):
+    out = tmp_path / "gh-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    base = repo.head()
+    head = repo.commit_color("prod", "green")
+    argv = ["may-move-traffic", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--base", base]
+    assert main([*argv, "--head", head]) == 0
+    assert "prod: may move traffic: this push changed" in capsys.readouterr().out
+    assert _outputs(out) == {"allowed": "true"}
+
+
+# -- the deploy request ------------------------------------------------------------------------------------
+def test_deploy_request_checks_its_inputs():
+    request = parse_deploy_request(" prod ", "gh-124", "3", ENVS)
+    assert (request.env, request.capacity, request.github_environment) == ("prod", 3, "production")
+    beta = parse_deploy_request("beta", "gh-1", "", ENVS)
+    assert (beta.capacity, beta.github_environment) == (None, "")
+    for env, version, capacity, what in [
+        ("nope", "gh-1", "", "unknown environment"),
+        ("beta", "v1", "", "malformed version"),
+        ("beta", "gh-1; rm -rf /", "", "malformed version"),
+        ("beta", "gh-1", "0", "capacity"),
+        ("beta", "gh-1", "two", "capacity"),
+    ]:
+        with pytest.raises(UsageError, match=what):
+            parse_deploy_request(env, version, capacity, ENVS)
+
+
+def test_the_version_pattern_is_the_orchestrators():
+    assert VERSION_RE.pattern == deploy_operation.VERSION_RE.pattern
+    assert set(PRODUCTION_ENVS) >= set(deploy_operation.PROD_ENVS)
+
+
+def test_a_deploy_needs_a_covering_health_check(repo: Repo, tmp_path: Path, monkeypatch, capsys):
+    assert "not set" in (health_check_problem(None) or "")
+    assert "names no instance" in (health_check_problem("http://lb.example/healthcheck") or "")
+    assert health_check_problem("http://{private_ip}/healthcheck") is None
+    argv = ["deploy-request", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--version", "gh-124"]
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert main(argv) == 2
+    assert (
+        "::error title=prod%3A no covering health check::BLUEGREEN_HEALTH_URL is not set"
+        in capsys.readouterr().out
+    )
+    out = tmp_path / "gh-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("BLUEGREEN_HEALTH_URL", "http://{private_ip}/healthcheck")
+    assert main([*argv, "--capacity", "4"]) == 0
+    assert _outputs(out) == {
+        "env": "prod",
+        "version": "gh-124",
+        "capacity": "4",
+        "github_environment": "production",
+    }
+
+
+# -- recording in CI: commit the bot's color file and push it --------------------------------------------
+def test_ci_record_commits_one_bot_commit_and_pushes_it_over_a_concurrent_merge(
+    repo: Repo, monkeypatch, capsys
+):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_ACTOR", "octo")
+    monkeypatch.setenv("GITHUB_RUN_ID", "7")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    # Someone merges while the deploy runs.
+    other = repo.clone(repo.work.parent / "other")
+    other.commit_file("README.md", "merged meanwhile\n")
+    other.push()
+    repo.write_color("prod", "green")  # make deploy left this
+    argv = [
+        "record",
+        "--envs-dir",
+        str(repo.envs_dir),
+        "--env",
+        "prod",
+        "--version",
+        "gh-124",
+        "--live",
+        "green",
+    ]
+    assert main([*argv, "--push"]) == 0
+    out = capsys.readouterr().out
+    assert "committed" in out and "pushed" in out
+    git(repo.work, "fetch", "-q", "origin")
+    assert git(repo.work, "rev-parse", "origin/main") == repo.head()
+    message = repo.log("origin/main")
+    assert message.startswith("prod: traffic blue → green (deploy gh-124)")
+    assert "By: octo via GitHub Actions run 7" in message
+    assert "Run: https://github.example/o/r/actions/runs/7" in message
+    assert git(repo.work, "log", "--format=%s", "-3", "origin/main").splitlines() == [
+        "prod: traffic blue → green (deploy gh-124)",
+        "change",
+        "initial",
+    ]
+    # Run again (a retried step): nothing moved since, nothing to commit or push.
+    assert main([*argv, "--push"]) == 0
+    assert "no traffic move to commit" in capsys.readouterr().out
+    assert git(repo.work, "rev-list", "--count", "origin/main") == "3"
+
+
+def test_ci_record_refuses_when_live_and_the_file_disagree(repo: Repo, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    repo.write_color("prod", "green")
+    code = main(["record", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--live", "blue", "--push"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "::error title=prod%3A live color and color file disagree::" in captured.out
+    assert "routes to blue but" in captured.err
+    assert git(repo.work, "rev-list", "--count", "origin/main") == "1"
+
+
+def test_ci_record_reads_the_live_color_from_status_json(repo: Repo, tmp_path: Path, capsys):
+    status = tmp_path / "after.json"
+    status.write_text(json.dumps({"load_balancer_color": "green", "active_color": "green"}))
+    repo.write_color("prod", "green")
+    argv = ["record", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--status-json", str(status)]
+    assert main(argv) == 0
+    assert repo.log().startswith("prod: traffic blue → green (deploy)")
+
+
+def test_ci_record_never_records_blind(repo: Repo, tmp_path: Path, capsys):
+    status = tmp_path / "after.json"
+    status.write_text("")  # the status step failed
+    argv = ["record", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--status-json", str(status)]
+    assert main(argv) == 0  # nothing moved: nothing to check
+    repo.write_color("prod", "green")
+    assert main(argv) == 1
+    assert "not recording blind" in capsys.readouterr().err
+    assert repo.log().strip() == "initial"
+
+
+def test_drift_cli_reports_an_unpushed_switch(repo: Repo, monkeypatch, capsys):
+    repo.commit_color("prod", "green")
+    argv = ["drift", "--envs-dir", str(repo.envs_dir), "--env", "prod", "--live", "green"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("prod: unpushed: ")
+    assert f"git -C {repo.work} push origin main" in out
+    assert main([*argv, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["kind"] == "unpushed"
+    assert main(["drift", "--envs-dir", str(repo.envs_dir), "--env", "prod"]) == 2  # live unknown
+
+
+# -- the timed run and the job summary ----------------------------------------------------------------------
+FAKE_DEPLOY = textwrap.dedent(
+    """
+    import sys, time
+    for step in ("protect", "deploy-inactive", "verify-health", "switch", "verify-switch", "cleanup"):
+        print(f"▶ [{step}] doing {step}", flush=True)
+        time.sleep(0.05)
+    print("✅ prod: deploy done (blue -> green, version gh-124)")
+    print("  replaced nothing")
+    sys.exit(int(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_run_logs_timed_lines_and_passes_the_exit_code(tmp_path: Path, capsys, code):
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE_DEPLOY)
+    log = tmp_path / "deploy.log"
+    assert main(["run", "--log", str(log), "--", sys.executable, str(script), str(code)]) == code
+    assert "▶ [switch] doing switch" in capsys.readouterr().out
+    lines = read_log(log)
+    assert [ln.text for ln in lines][-2:] == [
+        "✅ prod: deploy done (blue -> green, version gh-124)",
+        "  replaced nothing",
+    ]
+    assert all(a.at <= b.at for a, b in itertools.pairwise(lines))
+    steps = step_timings(lines)
+    assert [s.name for s in steps] == [
+        "protect",
+        "deploy-inactive",
+        "verify-health",
+        "switch",
+        "verify-switch",
+        "cleanup",
+    ]
+    assert all(s.seconds >= 0.04 for s in steps[:-1])
+
+
+def _status(active: str, green_version: str | None, green_desired: int) -> dict:
+    def color(version, desired, active_):
+        return {
+            "active": active_,
+            "version": version,
+            "desired": desired,
+            "asg_health": {"healthy": desired, "total": desired},
+            "target_health": {"healthy": desired, "total": desired},
+        }
+
+    return {
+        "environment": "prod",
+        "active_color": active,
+        "drift": [],
+        "colors": {
+            "blue": color("gh-123", 2, active == "blue"),
+            "green": color(green_version, green_desired, active == "green"),
+        },
+    }
+
+
+def test_the_summary_shows_the_outcome_table_and_timings(tmp_path: Path, monkeypatch, capsys):
+    lines = [
+        LogLine(0.0, "make deploy ..."),
+        LogLine(1.0, "▶ [protect] protecting prod-blue"),
+        LogLine(2.5, "▶ [verify-health] waiting for 2 healthy green instance(s) running gh-124"),
+        LogLine(190.0, "▶ [switch] switching prod traffic to green via terraform"),
+        LogLine(200.0, "✅ prod: deploy done (blue -> green, version gh-124)"),
+    ]
+    text = render_summary(
+        env="prod",
+        operation="deploy",
+        version="gh-124",
+        exit_code=0,
+        lines=lines,
+        before=_status("blue", None, 0),
+        after=_status("green", "gh-124", 2),
+        record="committed 0123456789ab on main: prod: traffic blue → green (deploy gh-124)",
+        run="https://github.example/o/r/actions/runs/7",
+    )
+    assert text.startswith("## ✅ prod: deploy gh-124: traffic blue → green\n")
+    assert "| traffic | blue | green |" in text
+    assert (
+        "| green | -, desired 0, healthy 0/0, targets 0/0 "
+        "| gh-124 **(active)**, desired 2, healthy 2/2, targets 2/2 |" in text
+    )
+    assert "| verify-health | +2.5 s | 3 min 08 s |" in text
+    assert "| switch | +3 min 10 s | 10.0 s |" in text
+    assert "| **total** | | **3 min 20 s** | |" in text
+    assert "| color file | | committed 0123456789ab on main" in text
+    # Through the CLI, appended to $GITHUB_STEP_SUMMARY.
+    log = tmp_path / "deploy.log"
+    log.write_text("".join(f"{ln.at}\t{ln.text}\n" for ln in lines))
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(_status("blue", None, 0)))
+    after.write_text("not json: the status step failed")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    argv = ["summary", "--env", "prod", "--version", "gh-124", "--exit-code", "1", "--log", str(log)]
+    assert main([*argv, "--before", str(before), "--after", str(after), "--write"]) == 0
+    written = summary.read_text()
+    assert written == capsys.readouterr().out
+    assert written.startswith("## ❌ prod: deploy gh-124: traffic blue → ?")
