@@ -146,16 +146,9 @@ plan: ## Plan summary first, then the full plan: make plan ENV=prod [COLOR=green
 	$(BG) --env $(ENV) plan $(if $(COLOR),--color $(COLOR)) $(ARGS)
 
 .PHONY: apply
-apply: ## Apply ENV's root as committed (the workflow's merge step): switches go through the health gates
+apply: ## Apply ENV's root as committed; with BASE_SHA/HEAD_SHA (CI) traffic moves only if that push changed its color file
 	$(call need,ENV,prod)
-	$(BG) --env $(ENV) apply $(ARGS)
-
-.PHONY: merge-apply
-merge-apply: ## The workflow's apply on main: moves traffic only if BASE_SHA..HEAD_SHA changed ENV's color file
-	$(call need,ENV,prod)
-	$(call need,BASE_SHA,<the push's before SHA>)
-	$(call need,HEAD_SHA,<the push's SHA>)
-	PYTHONPATH=scripts $(PY) -m bgctl.gitops merge-apply --env $(ENV) --base $(BASE_SHA) --head $(HEAD_SHA) $(ARGS)
+	$(BG) --env $(ENV) apply $(if $(HEAD_SHA),--base-sha '$(BASE_SHA)' --head-sha '$(HEAD_SHA)') $(ARGS)
 
 .PHONY: shared-apply
 shared-apply: ## Plan and apply terraform/shared (the workflow runs it before any environment root)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,11 @@ from bgctl.gitops import (
     UnrequestedSwitchError,
     drift_for_state,
     may_move_traffic,
-    merge_apply,
     record_outcome,
     record_traffic_move,
 )
+from bgctl.planning import apply_root
+from bgctl.settings import Settings
 from bgctl.terraform import PlanFile, TerraformRoot, default_binary
 from bgctl.traffic import TrafficSplit
 from bgtest import RecordingReporter, make_context, ops, rule_target
@@ -86,13 +88,14 @@ def _switch_outside_git(root: TerraformRoot, tmp_path: Path, color: str) -> None
 
 
 class _NoAws:
-    """merge_apply's refusal happens before any AWS call; this proves it."""
+    """The merge-time refusal happens before any AWS call; this proves it."""
 
     env = "beta"
+    settings = Settings()
 
     @property
     def clients(self) -> Any:
-        raise AssertionError("merge_apply touched AWS before refusing")
+        raise AssertionError("apply touched AWS before refusing")
 
 
 @pytest.mark.terraform
@@ -105,7 +108,7 @@ def test_module_only_push_refuses_to_switch_back_and_touches_nothing(tf_repo, tm
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
     assert not permission
     with pytest.raises(UnrequestedSwitchError) as caught:
-        merge_apply(_NoAws(), root, permission)  # type: ignore[arg-type]
+        apply_root(_NoAws(), root, permission=permission)  # type: ignore[arg-type]
     assert (caught.value.live, caught.value.committed) == ("green", "blue")
     assert root.outputs() == {"active_color": "green"}
     # A module change that also replaces infrastructure is refused the same way, even with
@@ -113,7 +116,7 @@ def test_module_only_push_refuses_to_switch_back_and_touches_nothing(tf_repo, tm
     main_tf = repo.envs_dir / "beta" / "main.tf"
     main_tf.write_text(main_tf.read_text().replace('default     = "1"', 'default     = "2"'))
     with pytest.raises(UnrequestedSwitchError):
-        merge_apply(_NoAws(), root, permission, allow_destroy=True)  # type: ignore[arg-type]
+        apply_root(_NoAws(), root, permission=permission, allow_destroy=True)  # type: ignore[arg-type]
     assert root.outputs() == {"active_color": "green"}
     assert _asg_id(root) == asg_before
 
@@ -136,11 +139,12 @@ def test_after_the_live_color_is_recorded_a_module_change_applies_without_moving
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
     assert not permission
     ctx = make_context(sandbox, repo.envs_dir)
-    monkeypatch.delenv("AWS_ENDPOINT_URL")  # clients keep the sandbox; Terraform runs the null root
+    # clients keep the sandbox; Terraform runs the null root (no local endpoint for it)
+    ctx.settings = replace(ctx.settings, endpoint_url=None)
     asg_before = _asg_id(root)
     with pytest.raises(RefusedError, match="destroys or replaces"):
-        merge_apply(ctx, root, permission)
-    outcome = merge_apply(ctx, root, permission, allow_destroy=True)
+        apply_root(ctx, root, permission=permission)
+    outcome = apply_root(ctx, root, permission=permission, allow_destroy=True)
     assert outcome.notes == [permission.reason, "1 infrastructure change(s); traffic untouched"]
     assert _asg_id(root) != asg_before
     assert root.outputs() == {"active_color": "green"}
@@ -172,7 +176,7 @@ def test_shared_apply_applies_what_leaves_traffic_alone_and_refuses_replacing(tm
 # -- the sandbox: real roots, real health gates ------------------------------------------------------
 class FakeRoot:
     """A TerraformRoot whose plan is a fixed JSON document (the sandbox has no Terraform provider):
-    enough for apply_root and merge_apply to decide; never applied here."""
+    enough for apply_root to decide; never applied here."""
 
     def __init__(self, working_dir: Path, plan: dict[str, Any]) -> None:
         self.working_dir = working_dir
@@ -242,7 +246,7 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     head = repo.commit_file("terraform/modules/blue_green/README.md", "docs\n")
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
     root = FakeRoot(repo.envs_dir / "beta", json.loads((PLANS / "no_change.json").read_text()))
-    assert merge_apply(ctx, root, permission).notes[-1] == "no changes"
+    assert apply_root(ctx, root, permission=permission).notes[-1] == "no changes"
 
     # A reviewed pull request moves beta back to blue: the push changed the color file, so the apply
     # runs the gated switch (the pre-switch gate, then switch and verify-switch).
@@ -251,14 +255,15 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
     assert permission
     reporter.events.clear()
-    outcome = merge_apply(ctx, FakeRoot(repo.envs_dir / "beta", _switch_plan("blue")), permission)
+    outcome = apply_root(ctx, FakeRoot(repo.envs_dir / "beta", _switch_plan("blue")), permission=permission)
     assert outcome.operation == "switch" and (outcome.from_color, outcome.to_color) == ("green", "blue")
     assert reporter.steps[:2] == ["switch", "verify-switch"]
     assert all(rule_target(ctx.clients, arn) == tg["blue"] for arn in wiring.rule_arns.values())
 
 
-def test_a_push_that_did_not_change_the_color_file_never_moves_traffic(sandbox, sandbox_repo):
+def test_a_push_that_did_not_change_the_color_file_never_moves_traffic(sandbox, sandbox_repo, monkeypatch):
     repo = sandbox_repo
+    monkeypatch.setattr("bgctl.planning.try_init", lambda root, **kw: (True, ""))
     ctx = make_context(sandbox, repo.envs_dir)
     ops.deploy(ctx, "gh-105", skip_confirmation=True)  # live green, never committed
     git(repo.work, "checkout", "--", "terraform/envs/beta/active_color.auto.tfvars.json")
@@ -269,7 +274,7 @@ def test_a_push_that_did_not_change_the_color_file_never_moves_traffic(sandbox, 
     permission = may_move_traffic("beta", base, head, envs_dir=repo.envs_dir)
     root = FakeRoot(repo.envs_dir / "beta", _switch_plan("blue"))  # main says blue: a plan back
     with pytest.raises(UnrequestedSwitchError) as caught:
-        merge_apply(ctx, root, permission)
+        apply_root(ctx, root, permission=permission)
     assert "live color green" in caught.value.annotation().replace("%3A", ":")
     assert root.applied == []
     assert all(
@@ -277,3 +282,30 @@ def test_a_push_that_did_not_change_the_color_file_never_moves_traffic(sandbox, 
         for arn in wiring.rule_arns.values()
     )
     assert not ctx.clients.ssm.get_parameters(Names=["/compiler-explorer/beta/lock"])["Parameters"]
+
+
+def test_the_cli_commits_a_switch_and_status_reports_it_unpushed(sandbox, sandbox_repo, capsys):
+    """The wiring end to end: `deploy` from a clean checkout on main commits the color file; until it is
+    pushed, status and validate report the switch as git drift with the command that fixes it."""
+    from bgctl.cli import main
+    from bgctl.settings import Settings
+
+    repo = sandbox_repo
+    settings = Settings.from_environ({**sandbox.environ(), "BLUEGREEN_ENVS_DIR": str(repo.envs_dir)})
+    assert main(["--env", "beta", "deploy", "gh-105", "--skip-confirmation"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "✅ beta: deploy done (blue -> green, version gh-105)" in out
+    assert "committed" in out and "push origin main" in out
+    assert "beta: traffic blue → green (deploy gh-105)" in repo.log()
+    assert main(["--env", "beta", "status"], settings=settings) == 0
+    status = capsys.readouterr().out
+    assert "DRIFT (git, unpushed)" in status and "push origin main" in status
+    assert main(["--env", "beta", "validate"], settings=settings) == 1
+    assert "unpushed:" in capsys.readouterr().out
+    repo.push()
+    assert main(["--env", "beta", "validate"], settings=settings) == 0
+    # --no-commit: the tool changes the file and prints the commands instead of committing
+    assert main(["--env", "beta", "rollback", "--no-commit"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "git" in out and "commit" in out
+    assert "beta: traffic green → blue" not in repo.log()

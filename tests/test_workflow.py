@@ -160,9 +160,9 @@ def test_apply_never_reverts_a_live_switch(wf):
     assert apply["concurrency"] == {"group": "apply-${{ matrix.env }}", "cancel-in-progress": False}
     assert "github.event_name == 'push'" in apply["if"]
     runs = _runs(wf, "apply")
-    assert 'make merge-apply ENV="$APPLY_ENV" BASE_SHA="$BASE_SHA" HEAD_SHA="$HEAD_SHA"' in runs
+    assert 'make apply ENV="$APPLY_ENV" BASE_SHA="$BASE_SHA" HEAD_SHA="$HEAD_SHA"' in runs
     assert "terraform apply" not in runs
-    step = next(s for s in apply["steps"] if "merge-apply" in s.get("run", ""))
+    step = next(s for s in apply["steps"] if "make apply" in s.get("run", ""))
     assert step["env"]["BASE_SHA"] == "${{ github.event.before }}"
     checkout = next(s for s in apply["steps"] if "checkout" in s.get("uses", ""))
     assert checkout["with"]["fetch-depth"] == 0

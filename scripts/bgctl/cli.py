@@ -179,6 +179,22 @@ VIA = click.option(
     help="Switch driver (default: terraform; api against a local sandbox endpoint).",
 )
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+NO_COMMIT = click.option(
+    "--no-commit",
+    is_flag=True,
+    help="Do not commit the changed color file (the tool prints the git commands instead).",
+)
+
+
+def _finish(outcome: Outcome, inv: Invocation, *, no_commit: bool) -> None:
+    """Print the outcome, then keep the color file on the default branch true (issue 11): commit it
+    after a traffic move when this checkout is on the default branch and otherwise clean, else say how."""
+    from bgctl.gitops import RecordStatus, record_outcome
+
+    _print_outcome(outcome, inv)
+    recorded = record_outcome(inv.envs_dir, outcome, commit=not no_commit)
+    if recorded is not None and recorded.status is not RecordStatus.UNTRACKED:
+        click.echo(recorded.text())
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -205,22 +221,25 @@ def cli(ctx: click.Context, env: str | None) -> None:
 def status(inv: Invocation, detailed: bool, as_json: bool, all_envs: bool) -> None:
     """Active color (SSM and load balancer), capacity, health and version of each color."""
     from bgctl import render
+    from bgctl.gitops import git_drifts, live_split
 
     envs = environment_names() if all_envs else [_require_env(inv)]
     clients = _clients(inv, read_only=True)
     states = _reader(clients, inv).read(envs, addresses=True if detailed or as_json else None)
+    drifts = git_drifts(inv.envs_dir, {e: live_split(s) for e, s in states.items()})
     if as_json:
         doc: Any = (
-            {e: render.status_json(s) for e, s in states.items()}
+            {e: render.status_json(s, drifts.get(e)) for e, s in states.items()}
             if all_envs
-            else render.status_json(states[envs[0]])
+            else render.status_json(states[envs[0]], drifts.get(envs[0]))
         )
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
         return
     if all_envs and not detailed:
-        click.echo(render.all_table(list(states.values())))
+        click.echo(render.all_table(list(states.values()), drifts))
         return
-    click.echo("\n\n".join(render.status_text(s, detailed=detailed) for s in states.values()))
+    texts = (render.status_text(s, detailed=detailed, git=drifts.get(e)) for e, s in states.items())
+    click.echo("\n\n".join(texts))
 
 
 @cli.command()
@@ -250,6 +269,7 @@ def validate(inv: Invocation) -> None:
 @click.option("--health-timeout", type=click.FloatRange(min=1), default=None, help="Seconds (default 600).")
 @VIA
 @DRY_RUN
+@NO_COMMIT
 @click.pass_obj
 def deploy(
     inv: Invocation,
@@ -260,6 +280,7 @@ def deploy(
     health_timeout: float | None,
     via: str | None,
     dry_run: bool,
+    no_commit: bool,
 ) -> None:
     """Deploy VERSION to the inactive color, prove it healthy, switch. 'deploy list' lists builds."""
     env = _require_env(inv)
@@ -279,7 +300,7 @@ def deploy(
     outcome = run_deploy(
         ctx, version, capacity=capacity, skip_confirmation=skip_confirmation, dry_run=dry_run
     )
-    _print_outcome(outcome, inv)
+    _finish(outcome, inv, no_commit=no_commit)
 
 
 @cli.command()
@@ -289,24 +310,28 @@ def deploy(
 )
 @VIA
 @DRY_RUN
+@NO_COMMIT
 @click.pass_obj
-def switch(inv: Invocation, color: str, force: bool, via: str | None, dry_run: bool) -> None:
+def switch(inv: Invocation, color: str, force: bool, via: str | None, dry_run: bool, no_commit: bool) -> None:
     """Move all traffic to COLOR, between health gates."""
     from bgctl.operations.switch import switch as run_switch
 
-    _print_outcome(run_switch(_context(inv, via=via), color, force=force, dry_run=dry_run), inv)
+    outcome = run_switch(_context(inv, via=via), color, force=force, dry_run=dry_run)
+    _finish(outcome, inv, no_commit=no_commit)
 
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Roll back even without enough healthy instances.")
 @VIA
 @DRY_RUN
+@NO_COMMIT
 @click.pass_obj
-def rollback(inv: Invocation, force: bool, via: str | None, dry_run: bool) -> None:
+def rollback(inv: Invocation, force: bool, via: str | None, dry_run: bool, no_commit: bool) -> None:
     """Switch back to the previous color (still warm from the last deploy)."""
     from bgctl.operations.switch import rollback as run_rollback
 
-    _print_outcome(run_rollback(_context(inv, via=via), force=force, dry_run=dry_run), inv)
+    outcome = run_rollback(_context(inv, via=via), force=force, dry_run=dry_run)
+    _finish(outcome, inv, no_commit=no_commit)
 
 
 @cli.command()
@@ -338,14 +363,15 @@ def shutdown(inv: Invocation, reason: str) -> None:
     help="Remove a stale lock: pass the lock ID status shows (asks you to type the env name).",
 )
 @VIA
+@NO_COMMIT
 @click.pass_obj
-def recover(inv: Invocation, lock_id: str | None, via: str | None) -> None:
+def recover(inv: Invocation, lock_id: str | None, via: str | None, no_commit: bool) -> None:
     """Complete or undo an operation whose process died (from the journal in its lock)."""
     from bgctl.operations.recover import force_unlock as run_force_unlock
     from bgctl.operations.recover import recover as run_recover
 
     ctx = _context(inv, via=via)
-    _print_outcome(run_force_unlock(ctx, lock_id) if lock_id else run_recover(ctx), inv)
+    _finish(run_force_unlock(ctx, lock_id) if lock_id else run_recover(ctx), inv, no_commit=no_commit)
 
 
 @cli.command()
@@ -381,20 +407,35 @@ def plan(inv: Invocation, color: str | None) -> None:
 @click.option(
     "--allow-destroy", is_flag=True, help="Allow a reviewed plan that destroys or replaces resources."
 )
+@click.option("--base-sha", default=None, help="With --head-sha: the push being applied (merge-time rule).")
+@click.option("--head-sha", default=None, help="The pushed commit; traffic may move only if the push changed")
 @click.pass_obj
-def apply_cmd(inv: Invocation, allow_destroy: bool) -> None:
+def apply_cmd(inv: Invocation, allow_destroy: bool, base_sha: str | None, head_sha: str | None) -> None:
     """Apply the environment's root as committed (what the workflow runs on merge): a pure switch goes
-    through the health gates, other changes apply only if they leave traffic alone."""
+    through the health gates, other changes apply only if they leave traffic alone. With --base-sha and
+    --head-sha, a plan that would move traffic is refused unless that push changed the color file."""
+    from bgctl.gitops import UnrequestedSwitchError, may_move_traffic
     from bgctl.planning import apply_root
     from bgctl.terraform import TerraformRoot
 
+    env = _require_env(inv)
+    permission = None
+    if head_sha:
+        permission = may_move_traffic(env, base_sha, head_sha, envs_dir=inv.envs_dir)
+        click.echo(f"{env}: {permission.reason}")
     ctx = _context(inv, via="terraform")
     root = TerraformRoot(
         inv.envs_dir / ctx.env,
         binary=_terraform_binary(inv.settings),
         plugin_dir=inv.settings.tf_plugin_dir,
     )
-    _print_outcome(apply_root(ctx, root, allow_destroy=allow_destroy), inv)
+    try:
+        outcome = apply_root(ctx, root, allow_destroy=allow_destroy, permission=permission)
+    except UnrequestedSwitchError as exc:
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            click.echo(exc.annotation())
+        raise
+    _print_outcome(outcome, inv)
 
 
 # -- the sandbox -----------------------------------------------------------------------------------

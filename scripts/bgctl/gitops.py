@@ -44,10 +44,9 @@ from bgctl.errors import BlueGreenError, RefusedError
 from bgctl.traffic import TrafficSplit
 
 if TYPE_CHECKING:
-    from bgctl.context import Context, Outcome
+    from bgctl.context import Outcome
     from bgctl.planguard import PlanReport
     from bgctl.state import EnvState
-    from bgctl.terraform import TerraformRoot
 
 FALLBACK_BRANCH = "main"
 DEFAULT_BRANCH_ENV = "BLUEGREEN_DEFAULT_BRANCH"  # CI: github.event.repository.default_branch
@@ -868,48 +867,6 @@ def check_merge_plan(
     if moves and not permission.allowed:
         committed = permission.head_split.describe() if permission.head_split else after
         raise UnrequestedSwitchError(permission.env, before, committed, permission.path, branch)
-
-
-def merge_apply(
-    ctx: Context,
-    root: TerraformRoot,
-    permission: TrafficPermission,
-    *,
-    allow_destroy: bool = False,
-    branch: str = FALLBACK_BRANCH,
-) -> Outcome:
-    """The apply on the default branch, guarded by the merge-time rule.
-
-    Permitted (the push changed the color file): ``planning.apply_root``, whose pure switch goes through
-    the health gates. Otherwise the root is planned once, the plan refused if it would move traffic,
-    and exactly that saved plan applied under the environment's lock (so a switch made between plan and
-    apply cannot be reverted).
-    """
-    from bgctl.context import Outcome
-    from bgctl.errors import TerraformError
-    from bgctl.lock import EnvLock, fenced
-    from bgctl.planguard import parse_plan
-    from bgctl.planning import apply_root, decide_apply
-
-    if permission.allowed:
-        outcome = apply_root(ctx, root, allow_destroy=allow_destroy)
-        outcome.notes.insert(0, permission.reason)
-        return outcome
-    try:
-        root.init(backend=True)
-    except TerraformError as exc:
-        raise TerraformError(f"cannot apply {ctx.env}: {exc.message}") from exc
-    with tempfile.TemporaryDirectory(prefix="bluegreen-apply-") as tmp:
-        planfile = root.plan_to_file(Path(tmp) / "apply.tfplan")
-        report = parse_plan(root.show_json(planfile))
-        check_merge_plan(report, permission, branch=branch)
-        decision = decide_apply(report, allow_destroy=allow_destroy)
-        if decision.action == "apply":
-            lock = EnvLock(ctx.clients, ctx.env)
-            with fenced(lock, "apply"):
-                lock.check()
-                root.apply_plan(planfile)
-    return Outcome(ctx.env, "apply", notes=[permission.reason, decision.reason])
 
 
 # --------------------------------------------------------------------------------------------------

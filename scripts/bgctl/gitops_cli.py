@@ -2,7 +2,6 @@
 
   affected          roots a push or pull request touches: {"shared": bool, "envs": [...]}
   may-move-traffic  whether the push base..head may move ENV's traffic (it changed the color file)
-  merge-apply       the apply on the default branch, refusing a traffic move the push did not ask for
   shared-apply      plan and apply terraform/shared (refuses destroys and replaces)
   drift             the live color against the color file on the default branch
   record            commit the color file after a traffic move (and push it, in CI)
@@ -11,7 +10,7 @@
   summary           the job summary: outcome table and timings
 
 Exit codes: 0 done; 1 failed or refused (a GitHub annotation says why, in Actions); 2 usage.
-Only ``merge-apply`` and ``shared-apply`` need the runtime dependencies (``make setup``).
+Only ``shared-apply`` needs the runtime dependencies (``make setup``).
 """
 
 from __future__ import annotations
@@ -40,10 +39,8 @@ from bgctl.ghactions import (
 )
 from bgctl.gitops import (
     ENVS_DIR,
-    FALLBACK_BRANCH,
     RecordStatus,
     TrafficMove,
-    UnrequestedSwitchError,
     color_records,
     default_ref,
     git_drift,
@@ -93,45 +90,6 @@ def cmd_may_move_traffic(args: argparse.Namespace) -> int:
 
 
 # -- applies ------------------------------------------------------------------------------------------
-def _default_branch_name(envs_dir: Path) -> str:
-    from bgctl.gitops import find_repo
-
-    git = find_repo(envs_dir)
-    return default_ref(git).branch if git else FALLBACK_BRANCH
-
-
-def cmd_merge_apply(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from bgctl.cli import Invocation, _context, _terraform_binary
-    from bgctl.gitops import merge_apply
-    from bgctl.render import outcome_text
-    from bgctl.settings import Settings
-    from bgctl.terraform import TerraformRoot
-
-    permission = may_move_traffic(args.env, args.base, args.head, envs_dir=args.envs_dir)
-    print(f"{args.env}: {permission.reason}")
-    settings = replace(Settings.from_environ(os.environ), envs_dir=args.envs_dir)
-    ctx = _context(Invocation(settings, args.env), via="terraform", skip_confirmation=True)
-    root = TerraformRoot(
-        args.envs_dir / args.env, binary=_terraform_binary(settings), plugin_dir=settings.tf_plugin_dir
-    )
-    try:
-        outcome = merge_apply(
-            ctx,
-            root,
-            permission,
-            allow_destroy=args.allow_destroy,
-            branch=_default_branch_name(args.envs_dir),
-        )
-    except UnrequestedSwitchError as exc:
-        if _in_actions():
-            print(exc.annotation())
-        raise
-    print(outcome_text(outcome, args.envs_dir))
-    return EXIT_OK
-
-
 def cmd_shared_apply(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -318,12 +276,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default="", help="empty or all zeros: every root")
     p.add_argument("--head", default="HEAD")
 
-    for name, func in (("may-move-traffic", cmd_may_move_traffic), ("merge-apply", cmd_merge_apply)):
-        p = add(name, func)
-        p.add_argument("--base", required=True)
-        p.add_argument("--head", required=True)
-        if name == "merge-apply":
-            p.add_argument("--allow-destroy", action="store_true")
+    p = add("may-move-traffic", cmd_may_move_traffic)
+    p.add_argument("--base", required=True)
+    p.add_argument("--head", required=True)
 
     p = sub.add_parser("shared-apply", help="plan and apply terraform/shared")
     p.set_defaults(func=cmd_shared_apply)

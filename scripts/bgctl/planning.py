@@ -16,6 +16,7 @@ from bgctl.colorfile import read_active_color
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, TerraformError
 from bgctl.gate import color_health
+from bgctl.gitops import TrafficPermission, check_merge_plan
 from bgctl.lock import EnvLock, fenced
 from bgctl.operations.switch import plan_switch, switch
 from bgctl.planguard import PlanReport, parse_plan
@@ -96,20 +97,37 @@ def decide_apply(report: PlanReport, *, allow_destroy: bool = False) -> ApplyDec
     return ApplyDecision("apply", f"{len(others)} infrastructure change(s); traffic untouched")
 
 
-def apply_root(ctx: Context, root: TerraformRoot, *, allow_destroy: bool = False) -> Outcome:
-    """Apply the environment root as committed: the merge-to-main path of the review workflow."""
+def apply_root(
+    ctx: Context,
+    root: TerraformRoot,
+    *,
+    allow_destroy: bool = False,
+    permission: TrafficPermission | None = None,
+) -> Outcome:
+    """Apply the environment root as committed: the merge-to-main path of the review workflow.
+
+    With ``permission`` (the merge-time rule: did this push change the color file?), a plan that would
+    move traffic without it is refused as drift before anything is touched. The plan is made once;
+    what is applied is exactly that saved plan (under the lock), or the gated switch it describes.
+    """
     ok, reason = try_init(root, local=ctx.settings.local_endpoint)
     if not ok:
         raise TerraformError(f"cannot apply {ctx.env}: {reason}")
     color = read_active_color(root.working_dir)
+    notes = [permission.reason] if permission is not None else []
     with tempfile.TemporaryDirectory(prefix="bluegreen-apply-") as tmp:
         planfile = root.plan_to_file(Path(tmp) / "apply.tfplan")
-        decision = decide_apply(parse_plan(root.show_json(planfile)), allow_destroy=allow_destroy)
+        report = parse_plan(root.show_json(planfile))
+        if permission is not None:
+            check_merge_plan(report, permission)
+        decision = decide_apply(report, allow_destroy=allow_destroy)
         if decision.action == "switch":
-            return switch(ctx, color)
+            outcome = switch(ctx, color)
+            outcome.notes[:0] = notes
+            return outcome
         if decision.action == "apply":
             lock = EnvLock(ctx.clients, ctx.env)
             with fenced(lock, "apply"):
                 lock.check()
                 root.apply_plan(planfile)
-    return Outcome(ctx.env, "apply", notes=[decision.reason])
+    return Outcome(ctx.env, "apply", notes=[*notes, decision.reason])

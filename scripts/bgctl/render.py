@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS
 from bgctl.context import Outcome
+
+if TYPE_CHECKING:
+    from bgctl.gitops import GitDrift
 from bgctl.state import ColorState, EnvState
 
 OK, UNKNOWN, EMPTY, INFO, WARN, BAD = "✅", "❓", "⚪", "ℹ️", "⚠️", "❌"
@@ -34,13 +38,14 @@ def _tg_line(cs: ColorState, active: bool) -> str:
     if not cs.tg_exists:
         return f"target group not found {BAD}"
     unused = cs.tg_unused
-    note = ""
     if unused and not active:
-        note = f" ({unused} unused: no rule forwards here yet)"
-    return f"{cs.tg_healthy}/{cs.tg_total} healthy {_symbol(cs.tg_healthy, cs.tg_total)}{note}"
+        checked = cs.tg_total - unused
+        symbol = _symbol(cs.tg_healthy, checked) if checked else EMPTY
+        return f"{cs.tg_healthy}/{cs.tg_total} healthy {symbol} ({unused} unused: no rule forwards here)"
+    return f"{cs.tg_healthy}/{cs.tg_total} healthy {_symbol(cs.tg_healthy, cs.tg_total)}"
 
 
-def status_text(st: EnvState, *, detailed: bool = False) -> str:
+def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = None) -> str:
     lines = [f"Blue-Green Status for {st.env}:"]
     if st.wiring is None:
         lines.append(f"{BAD} {st.wiring_error}")
@@ -54,6 +59,9 @@ def status_text(st: EnvState, *, detailed: bool = False) -> str:
     lines.append(f"Traffic: {st.routing.describe()} (SSM: {st.ssm_color or 'missing'}, file: {file_text})")
     for problem in st.drift:
         lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env} validate")
+    if git is not None and git.drifted:
+        lines.append(f"{WARN}  DRIFT (git, {git.kind}): {git.message}")
+        lines += [f"      {line}" for line in git.fix]
     if st.lock:
         lines.append(lock_line(st))
     if st.last:
@@ -152,8 +160,9 @@ def color_json(cs: ColorState, active: bool) -> dict[str, Any]:
     }
 
 
-def status_json(st: EnvState) -> dict[str, Any]:
+def status_json(st: EnvState, git: GitDrift | None = None) -> dict[str, Any]:
     return {
+        "git": git.as_json() if git else None,
         "environment": st.env,
         "wiring_error": st.wiring_error,
         "active_color": st.active_color,
@@ -185,7 +194,7 @@ def _lock_json(st: EnvState) -> dict[str, Any] | None:
     }
 
 
-def summary_row(st: EnvState) -> list[str]:
+def summary_row(st: EnvState, git: GitDrift | None = None) -> list[str]:
     """One compact row for ``status --all``."""
     if st.wiring is None:
         return [st.env, "?", "-", "-", "-", "-", f"{BAD} {st.wiring_error}"]
@@ -208,6 +217,8 @@ def summary_row(st: EnvState) -> list[str]:
     notes = []
     if st.drift:
         notes.append(f"{WARN} drift")
+    if git is not None and git.drifted:
+        notes.append(f"{WARN} {git.kind}")
     if st.lock and st.journal and st.lock.alive_here() is False:
         notes.append(f"{WARN} unfinished")
     elif st.lock:
@@ -221,9 +232,10 @@ def summary_row(st: EnvState) -> list[str]:
 ALL_HEADERS = ["env", "active", "blue", "green", "http b/g", "notes"]
 
 
-def all_table(states: list[EnvState]) -> str:
+def all_table(states: list[EnvState], drifts: Mapping[str, GitDrift] | None = None) -> str:
     """``status --all``: one row per environment, columns aligned."""
-    rows = [ALL_HEADERS, *[summary_row(s) for s in states]]
+    drifts = drifts or {}
+    rows = [ALL_HEADERS, *[summary_row(s, drifts.get(s.env)) for s in states]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(ALL_HEADERS))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

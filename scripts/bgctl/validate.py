@@ -161,4 +161,11 @@ def _capacity_problems(st: EnvState, active: str, cli: str) -> list[Problem]:
 
 
 def validate_env(clients: Clients, reader: StateReader, env: str) -> list[Problem]:
-    return problems_of(reader.read_one(env), clients)
+    from bgctl.gitops import drift_for_state
+
+    st = reader.read_one(env)
+    found = problems_of(st, clients)
+    git = drift_for_state(reader.envs_dir, st)
+    if git is not None and git.drifted:
+        found.append(Problem(f"{git.kind}: {git.message}", git.fix_text or f"commit {git.env}'s color file"))
+    return found
