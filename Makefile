@@ -29,7 +29,10 @@ help: ## Show this help
 # Setup: two virtualenvs from hash-pinned lock files. Stamps make a second run a no-op.
 # ---------------------------------------------------------------------------------------------------
 .PHONY: setup
-setup: $(VENV)/.stamp $(TOOLS)/.stamp ## Create .venv (runtime + dev) and .tools (checkov, terraform); idempotent
+setup: $(VENV)/.stamp $(TOOLS)/.stamp $(VENV)/bin/bluegreen ## Create .venv (runtime + dev, the bluegreen command) and .tools (checkov, terraform); idempotent
+
+$(VENV)/bin/bluegreen: $(VENV)/.stamp scripts/install-launcher
+	@scripts/install-launcher $(VENV)
 
 $(VENV)/.stamp: requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +57,7 @@ lock: ## Re-resolve the lock files (needs the registry; run after editing pyproj
 # Quality gates
 # ---------------------------------------------------------------------------------------------------
 .PHONY: test
-test: lint typecheck pytest tf-check ## Everything CI runs: lint, mypy, pytest, terraform fmt, checkov
+test: setup lint typecheck pytest tf-check ## Everything CI runs (sets itself up first): lint, mypy, pytest, terraform fmt, checkov
 
 .PHONY: lint
 lint: ## ruff check and ruff format --check
@@ -155,11 +158,11 @@ shared-apply: ## Plan and apply terraform/shared (the workflow runs it before an
 	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(ARGS)
 
 .PHONY: demo
-demo: ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
+demo: setup ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
 	$(BG) sandbox demo
 
 .PHONY: sandbox
-sandbox: ## Keep a sandbox running in the foreground; other shells: source .sandbox/env
+sandbox: setup ## Keep a sandbox running in the foreground; other shells: source .sandbox/env
 	$(BG) sandbox up
 
 .PHONY: bench

@@ -90,9 +90,10 @@ class ScriptedPrompter:
 
 
 def copy_envs(tmp_path: Path) -> Path:
-    target = tmp_path / "envs"
-    shutil.copytree(ENVS_DIR, target, ignore=shutil.ignore_patterns(".terraform*"))
-    return target
+    """A private copy of the Terraform tree (roots and the modules they point at); returns its envs."""
+    target = tmp_path / "terraform"
+    shutil.copytree(ENVS_DIR.parent, target, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    return target / "envs"
 
 
 def make_context(
@@ -122,6 +123,8 @@ def make_context(
         reporter=reporter or RecordingReporter(),
         prompter=prompter or NoPrompter(),
         settings=settings,
+        # Protected (production) environments ask for their name typed; the tests of that set this False.
+        assume_yes=overrides.pop("assume_yes", True),
     )
 
 

@@ -83,13 +83,15 @@ def test_status_detailed_lists_each_instance(sandbox, envs_dir, capsys):
 def test_status_json_has_stable_keys(sandbox, envs_dir, capsys):
     code, out, _ = run(capsys, "--env", "beta", "status", "--json")
     assert code == 0
-    doc = json.loads(out)
+    top = json.loads(out)
+    assert top["schema_version"] == 2
+    doc = top["environments"]["beta"]
     assert doc["environment"] == "beta"
     assert doc["active_color"] == "blue"
     assert doc["load_balancer_color"] == "blue"
     assert doc["ssm_active_color"] == "blue"
-    assert doc["file_active_color"] == "blue"
-    assert doc["drift"] == []
+    assert doc["traffic"] == doc["file_traffic"] == {"active": "blue", "canary_weight": 0}
+    assert doc["drift"] == [] and doc["attention"] == []
     blue = doc["colors"]["blue"]
     assert blue["active"] is True
     assert blue["asg_health"] == {"healthy": 1, "total": 1}
@@ -128,10 +130,15 @@ def test_status_all_has_one_row_per_environment(sandbox, envs_dir, capsys):
 def test_status_all_json(sandbox, envs_dir, capsys):
     code, out, _ = run(capsys, "status", "--all", "--json")
     assert code == 0
-    doc = json.loads(out)
+    doc = json.loads(out)["environments"]
     assert len(doc) == 9
     blue = {"active": "blue", "canary_weight": 0}
-    assert doc["prod"]["routes"] == {"https listener": blue, "http listener": blue}
+    # the same keys whatever the routing type: only "kind" says rule or listener
+    assert doc["prod"]["routes"] == {
+        "https": {"kind": "listener", "found": True, "traffic": blue},
+        "http": {"kind": "listener", "found": True, "traffic": blue},
+    }
+    assert doc["beta"]["routes"]["https"] == {"kind": "rule", "found": True, "traffic": blue}
 
 
 def test_status_shows_drift_loudly(sandbox, envs_dir, capsys):
@@ -139,9 +146,10 @@ def test_status_shows_drift_loudly(sandbox, envs_dir, capsys):
         Name=active_color_param("beta"), Value="green", Type="String", Overwrite=True
     )
     code, out, _ = run(capsys, "--env", "beta", "status")
-    assert code == 0
+    assert code == 1  # drift: scripts can trust the exit code
     assert "⚠️  DRIFT: SSM says green but the load balancer routes to blue" in out
     assert "Active Color: blue" in out  # what actually serves wins
+    assert run(capsys, "--env", "beta", "status", "--no-fail")[0] == 0
 
 
 # -- validate ------------------------------------------------------------------------------------------
@@ -241,12 +249,12 @@ def test_deploy_list_by_branch(sandbox, envs_dir, capsys):
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["--env", "nosuch", "status"], "'nosuch' is not one of"),
+        (["--env", "nosuch", "status"], "unknown environment 'nosuch' (one of: aarch64prod"),
         (["--env", "beta", "deploy", "1.2.3"], "malformed version '1.2.3': expected gh-<build number>"),
         (["--env", "beta", "frobnicate"], "No such command 'frobnicate'. (commands: apply, cleanup, deploy"),
         (["--env", "beta", "status", "--bogus"], "No such option '--bogus'. (valid: --all, --detailed"),
         (["status"], "--env is required (one of: aarch64prod, aarch64staging, beta"),
-        (["--env", "beta", "switch", "red"], "'red' is not one of 'blue', 'green'"),
+        (["--env", "beta", "switch", "red"], "unknown color 'red'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_without_aws(aws_env, capsys, monkeypatch, argv, needle):

@@ -297,7 +297,7 @@ def test_the_cli_commits_a_switch_and_status_reports_it_unpushed(sandbox, sandbo
     assert "✅ beta: deploy done (blue -> green, version gh-105)" in out
     assert "committed" in out and "push origin main" in out
     assert "beta: traffic blue → green (deploy gh-105)" in repo.log()
-    assert main(["--env", "beta", "status"], settings=settings) == 0
+    assert main(["--env", "beta", "status"], settings=settings) == 1  # git drift needs attention
     status = capsys.readouterr().out
     assert "DRIFT (git, unpushed)" in status and "push origin main" in status
     assert main(["--env", "beta", "validate"], settings=settings) == 1

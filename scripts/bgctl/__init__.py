@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__version__ = "0.2.0"  # keep equal to pyproject.toml's version (a test checks)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLORS: tuple[str, str] = ("blue", "green")
 

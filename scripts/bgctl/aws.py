@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bgctl.errors import AwsError, UsageError
+from bgctl.errors import AwsError
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -62,8 +62,8 @@ def make_clients(
     """Create the clients the tool uses from one session (default: the environment's credentials)."""
     session = session or boto3.Session()
     if session.region_name is None:
-        raise UsageError(
-            "no AWS region configured: set AWS_REGION (e.g. us-east-1) or a region in your AWS profile"
+        raise AwsError(
+            "no AWS region configured", hint="set AWS_REGION (e.g. us-east-1) or a region in your AWS profile"
         )
     kw: dict[str, Any] = {"config": config}
     if endpoint_url:
@@ -88,7 +88,7 @@ def session_for(settings: Settings) -> boto3.Session:
             aws_session_token=settings.session_token,
         )
     except BotoCoreError as exc:
-        raise UsageError(f"AWS configuration problem: {exc}") from exc
+        raise explain_aws_error(exc, "reading the AWS configuration") from exc
 
 
 def clients_for(settings: Settings, *, read_only: bool = False) -> Clients:
@@ -104,6 +104,59 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+CREDENTIAL_CODES = ("ExpiredToken", "ExpiredTokenException", "RequestExpired")
+INVALID_CREDENTIAL_CODES = ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch")
+DENIED_CODES = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError")
+
+
+def explain_aws_error(exc: Exception, what: str = "an AWS call") -> AwsError:  # noqa: PLR0911
+    """One line and the fix for the AWS problems an operator can act on (credentials, region,
+    endpoint, permissions); anything else names the call and the error code."""
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return AwsError(
+            f"{what} failed: no usable AWS credentials",
+            hint="set AWS_PROFILE (and run `aws sso login`), or for the sandbox: source .sandbox/env",
+        )
+    if isinstance(exc, ProfileNotFound):
+        return AwsError(f"{what} failed: {exc}", hint="check AWS_PROFILE against ~/.aws/config")
+    if isinstance(exc, NoRegionError):
+        return AwsError(f"{what} failed: no AWS region configured", hint="set AWS_REGION, e.g. us-east-1")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsError(
+            f"{what} failed: cannot reach {getattr(exc, 'kwargs', {}).get('endpoint_url', 'the endpoint')}",
+            hint="check the network and AWS_ENDPOINT_URL (for the sandbox: is `make sandbox` running?)",
+        )
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in CREDENTIAL_CODES:
+            return AwsError(
+                f"{what} failed: the AWS credentials have expired", code=code, hint="refresh them"
+            )
+        if code in INVALID_CREDENTIAL_CODES:
+            return AwsError(
+                f"{what} failed: AWS rejects these credentials ({code})",
+                code=code,
+                hint="check AWS_PROFILE / the access keys, and that they belong to this account",
+            )
+        if code in DENIED_CODES:
+            return AwsError(
+                f"{what} failed: permission denied ({message or code})",
+                code=code,
+                hint="run with the role that may do this (see terraform/README.md, Security)",
+            )
+        return AwsError(f"{what} failed: {code}: {message}", code=code)
+    return AwsError(f"{what} failed: {exc}")
+
+
 @contextmanager
 def aws_errors(what: str, *, hint: str | None = None) -> Iterator[None]:
     """Turn an unexpected botocore failure into AwsError naming the operation and the error code.
@@ -112,12 +165,11 @@ def aws_errors(what: str, *, hint: str | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except ClientError as exc:
-        code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        raise AwsError(f"{what} failed: {code}: {message}", code=code, hint=hint) from exc
-    except BotoCoreError as exc:
-        raise AwsError(f"{what} failed: {exc}", hint=hint) from exc
+    except (ClientError, BotoCoreError) as exc:
+        explained = explain_aws_error(exc, what)
+        if hint and not explained.hint:
+            explained.hint = hint
+        raise explained from exc
 
 
 def paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> list[Any]:

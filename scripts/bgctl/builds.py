@@ -25,6 +25,15 @@ class Build:
     modified: datetime
     key: str
 
+    def to_doc(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "branch": self.branch,
+            "size": self.size,
+            "modified": self.modified.isoformat(),
+            "key": self.key,
+        }
+
 
 def list_builds(clients: Clients, st: EnvState, *, branch: str | None = None) -> list[Build]:
     """Every build under the wiring's builds prefix, newest first (by build number, then date)."""

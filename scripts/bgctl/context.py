@@ -57,6 +57,7 @@ class Context:
     reporter: Reporter
     prompter: Prompter
     settings: Settings
+    assume_yes: bool = False  # --yes: protected environments need no typed confirmation (CI)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 

@@ -71,6 +71,7 @@ class EnvSpec:
     os: str  # "linux" | "windows"
     architecture: str  # "x86_64" | "arm64"
     active_color: str
+    protected: bool = False  # production: typed confirmation before any change (module input)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,6 +222,7 @@ def _spec_from_root(root: Path) -> EnvSpec:
         os=a.string("os"),
         architecture=a.string("architecture"),
         active_color=read_active_color(root),
+        protected=a.boolean("protected"),
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS
 from bgctl.context import Outcome
+from bgctl.gate import read_gate
 
 if TYPE_CHECKING:
     from bgctl.gitops import GitDrift
@@ -160,21 +161,62 @@ def color_json(cs: ColorState, active: bool) -> dict[str, Any]:
     }
 
 
-def status_json(st: EnvState, git: GitDrift | None = None) -> dict[str, Any]:
+STATUS_SCHEMA = 2
+
+
+def attention(st: EnvState, git: GitDrift | None = None) -> list[str]:
+    """What makes ``status`` exit 1: drift, no healthy serving instance, a stale lock, an unfinished
+    operation. Empty means healthy (the only case that earns ✅)."""
+    found = list(st.drift)
+    if st.wiring is None:
+        return [st.wiring_error or "no wiring"]
+    if git is not None and git.drifted:
+        found.append(f"git: {git.kind}")
+    lock = st.lock
+    if lock is not None and (not lock.readable or lock.alive_here() is False):
+        found.append(
+            f"unfinished {lock.journal.describe()}" if lock.journal else f"stale lock {lock.lock_id or '?'}"
+        )
+    split = st.routing.split
+    if split is not None and not st.shutdown:
+        for color in COLORS:
+            if split.reaches(color) and read_gate(st.colors[color], 1).healthy == 0:
+                found.append(f"{color} serves traffic with no healthy instance")
+    return found
+
+
+def _routes_json(st: EnvState) -> dict[str, Any]:
+    """Per carrier key (``https``, ``http``), the same shape whatever the routing type."""
+    doc: dict[str, Any] = {}
+    for label, split in st.routing.routes.items():
+        key, kind = label.split(" ", 1)
+        doc[key] = {"kind": kind, "found": True, "traffic": split.to_doc() if split else None}
+    for label in st.routing.missing:
+        key, kind = label.split(" ", 1)
+        doc[key] = {"kind": kind, "found": False, "traffic": None}
+    return doc
+
+
+def status_json(st: EnvState, git: GitDrift | None = None, needs: list[str] | None = None) -> dict[str, Any]:
+    split = st.routing.split
     return {
-        "git": git.as_json() if git else None,
         "environment": st.env,
+        "protected": bool(st.wiring and st.wiring.protected),
         "wiring_error": st.wiring_error,
         "active_color": st.active_color,
         "inactive_color": st.inactive_color,
-        "ssm_active_color": st.ssm_color,
-        "file_active_color": st.file_color,
+        "traffic": split.to_doc() if split else None,
         "load_balancer_color": st.routing.color,
-        "routes": {k: v.to_doc() if v else None for k, v in st.routing.routes.items()},
+        "ssm_active_color": st.ssm_color,
+        "file_traffic": st.file_split.to_doc() if st.file_split else None,
+        "routes": _routes_json(st),
         "drift": st.drift,
+        "git": git.as_json() if git else None,
+        "attention": needs if needs is not None else attention(st, git),
         "lock": _lock_json(st),
         "journal": st.journal.to_doc() if st.journal else None,
         "shutdown": asdict(st.shutdown) if st.shutdown else None,
+        "last_operation": asdict(st.last) if st.last else None,
         "colors": {c: color_json(cs, c == st.active_color) for c, cs in st.colors.items()},
     }
 
@@ -225,6 +267,8 @@ def summary_row(st: EnvState, git: GitDrift | None = None) -> list[str]:
         notes.append("🔒 locked")
     if st.shutdown:
         notes.append("shut down")
+    if not notes and attention(st, git):
+        notes.append(f"{BAD} " + "; ".join(attention(st, git)))
     cells.append(", ".join(notes) or OK)
     return cells
 
@@ -288,3 +332,28 @@ def outcome_text(outcome: Outcome, envs_dir: Path) -> str:
     if outcome.timings and not outcome.dry_run:
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items()))
     return "\n".join(lines)
+
+
+OUTCOME_SCHEMA = 1
+
+
+def outcome_json(outcome: Outcome, envs_dir: Path) -> dict[str, Any]:
+    """An operation's result for scripts: what changed (or would), from -> to, timings, notes."""
+    plan = outcome.plan
+    return {
+        "schema_version": OUTCOME_SCHEMA,
+        "environment": outcome.env,
+        "operation": outcome.operation,
+        "dry_run": outcome.dry_run,
+        "from": outcome.from_split.to_doc() if outcome.from_split else None,
+        "to": outcome.to_split.to_doc() if outcome.to_split else None,
+        "version": outcome.version,
+        "changes": [
+            {"kind": c.kind, "target": c.target, "before": c.before, "after": c.after}
+            for c in (plan.changes(envs_dir) if plan else [])
+        ],
+        "steps": [{"step": a.step, "action": a.message()} for a in plan.actions] if plan else [],
+        "timings": outcome.timings,
+        "health": asdict(outcome.health) if outcome.health else None,
+        "notes": list(outcome.notes),
+    }

@@ -13,6 +13,7 @@ Terraform's ``blue_green`` module writes one SSM String parameter per environmen
       "rule_arns": {"https": "arn:...", "http": "arn:..."},       # {} for listener_default
       "path_patterns": ["/beta*"],             # [] for listener_default
       "rule_priority": 10,                     # null for listener_default
+      "protected": false,                      # production: typed confirmation before any change
       "capacity": {"min_size": 0, "max_size": 4, "min_healthy": 1},
       "version_parameters": {"blue": "/compiler-explorer/beta/blue/version", "green": "..."},
       "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/"}
@@ -84,6 +85,7 @@ class Wiring:
     capacity: Capacity
     version_parameters: dict[str, str]
     builds: Builds
+    protected: bool = False
 
     @property
     def is_default_action(self) -> bool:
@@ -107,6 +109,7 @@ class Wiring:
                 "rule_arns": self.rule_arns,
                 "path_patterns": list(self.path_patterns),
                 "rule_priority": self.rule_priority,
+                "protected": self.protected,
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -178,6 +181,7 @@ def parse_wiring(env: str, text: str) -> Wiring:
             min_healthy=int(cap.get("min_healthy", 1)),
         ),
         version_parameters=_color_map(doc, "version_parameters", env),
+        protected=bool(doc.get("protected", False)),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),

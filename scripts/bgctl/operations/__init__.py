@@ -56,11 +56,14 @@ def require_settled(st: EnvState, own_token: str | None = None) -> tuple[Wiring,
     return wiring, split
 
 
-def execute(ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan]) -> Outcome:
+def execute(
+    ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan], *, warning: str = ""
+) -> Outcome:
     """Lock (with ``first``'s journal), read again, re-plan, check the basis, run.
 
     ``replan(state, own_lock_token)`` must make the same decisions without asking anything.
     """
+    confirm_protected(ctx, first, warning)
     lock = EnvLock(ctx.clients, ctx.env)
     journal = first.journal(ctx.driver.name)
     info = lock.acquire(first.operation, journal)
@@ -74,6 +77,22 @@ def execute(ctx: Context, first: Plan, replan: Callable[[EnvState, str], Plan]) 
         lock.release()
         raise
     return Runner(ctx, plan, lock, journal).run()
+
+
+def confirm_protected(ctx: Context, plan: Plan, extra: str = "") -> None:
+    """A protected (production) environment changes only after its name is typed, or with --yes."""
+    if not plan.wiring.protected or ctx.assume_yes or not plan.actions:
+        return
+    lines = [f"⚠️  {ctx.env} is a protected (production) environment. This {plan.operation} will change:"]
+    lines += [f"  - {c.kind} {c.target}: {c.before} -> {c.after}" for c in plan.changes(ctx.envs_dir)]
+    if extra:
+        lines.append(extra)
+    lines.append("Type the environment name to go ahead")
+    if not ctx.prompter.typed("\n".join(lines), ctx.env):
+        raise RefusedError(
+            f"{plan.operation} of protected {ctx.env} not confirmed; nothing changed",
+            hint="type the environment name at the prompt, or pass --yes (what CI does)",
+        )
 
 
 def _replan_under_lock(

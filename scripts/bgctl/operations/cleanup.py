@@ -42,7 +42,11 @@ def cleanup(ctx: Context, color: str | None = None) -> Outcome:
     cs = st.colors[target]
     if not first.actions:
         return Outcome(ctx.env, "cleanup", first.from_split, notes=[f"{target} is already empty"], plan=first)
-    outcome = execute(ctx, first, lambda now, token: plan_cleanup(now, target, token))
+    lost = (
+        f"It removes the rollback capacity: {len(cs.instances)} warm instance(s) of "
+        f"{cs.version or 'an unknown version'} in {cs.asg_name}; a rollback after this means a full deploy."
+    )
+    outcome = execute(ctx, first, lambda now, token: plan_cleanup(now, target, token), warning=lost)
     outcome.notes.append(f"scaled {cs.asg_name} from {cs.desired} to 0 (version {cs.version or 'none'})")
     return outcome
 

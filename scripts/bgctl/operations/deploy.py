@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bgctl import other_color
 from bgctl.asg import PROTECT_PROCESSES, snapshot
-from bgctl.builds import build_exists, discovery_key, object_exists
+from bgctl.builds import build_exists, discovery_key, list_builds, object_exists
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
@@ -160,17 +160,47 @@ def _discovery(
     return True, [f"copied compiler discovery for {version} from {DISCOVERY_SOURCE}"]
 
 
+def resolve_version(
+    ctx: Context, st: EnvState, active: str, version: str | None, branch: str | None
+) -> tuple[str, list[str]]:
+    """gh-N as given; 'latest': the newest build (of ``branch``); None: what the active color runs."""
+    if version is None:
+        running = st.colors[active].version
+        if running is None:
+            raise RefusedError(
+                f"{ctx.env}'s active color {active} records no version to redeploy",
+                hint=f"name one: {ctx.cli} deploy gh-N (see {ctx.cli} deploy list)",
+            )
+        return running, [f"redeploying {running} (what {active} runs) on fresh instances"]
+    if version == "latest":
+        builds = list_builds(ctx.clients, st, branch=branch)
+        if not builds:
+            where = f" on branch {branch}" if branch else ""
+            raise RefusedError(f"no builds found{where}", hint=f"{ctx.cli} deploy list")
+        chosen = builds[0]
+        ctx.reporter.info(
+            f"latest build{' on ' + branch if branch else ''}: {chosen.version} ({chosen.branch})"
+        )
+        return chosen.version, [
+            f"'latest' resolved to {chosen.version} ({chosen.branch}, {chosen.modified:%Y-%m-%d %H:%M})"
+        ]
+    return validate_version(version), []
+
+
 def deploy(
     ctx: Context,
-    version: str,
+    version: str | None,
     *,
     capacity: int | None = None,
     skip_confirmation: bool = False,
     dry_run: bool = False,
+    branch: str | None = None,
 ) -> Outcome:
-    validate_version(version)
+    if version not in (None, "latest"):
+        validate_version(version)
     st = ctx.reader.read_one(ctx.env)
     wiring, split = require_settled(st)
+    version, resolved = resolve_version(ctx, st, split.active, version, branch)
     decisions = Decisions(version, capacity)
     if capacity is not None:
         CapacityPolicy.of(wiring).check_capacity(capacity)
@@ -180,7 +210,7 @@ def deploy(
             hint=f"{ctx.cli} deploy list",
         )
     target_cs = st.colors[other_color(split.active)]
-    notes: list[str] = []
+    notes: list[str] = list(resolved)
     if target_cs.desired > 0 or target_cs.instances:
         warning = existing_warning(ctx.env, target_cs.color, target_cs.desired, len(target_cs.instances))
         if skip_confirmation or dry_run:
@@ -200,7 +230,15 @@ def deploy(
             plan.target_color or "?", f"{want} new instance(s) of {version} not launched (dry run)"
         )
         return Outcome(
-            ctx.env, "deploy", plan.from_split, plan.to_split, version, plan=plan, dry_run=True, health=health
+            ctx.env,
+            "deploy",
+            plan.from_split,
+            plan.to_split,
+            version,
+            plan=plan,
+            dry_run=True,
+            health=health,
+            notes=notes,
         )
     copy, discovery_notes = _discovery(ctx, wiring, version, skip_confirmation=skip_confirmation)
     decisions = Decisions(version, capacity, decisions.replace_existing, copy)

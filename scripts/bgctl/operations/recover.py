@@ -108,6 +108,18 @@ def recover(ctx: Context) -> Outcome:
             hint=f"if that process is gone: {ctx.cli} recover --force-unlock {held.lock_id or 'LOCK_ID'}",
         )
     _confirm_holder_gone(ctx, held)
+    before = ctx.reader.read_one(ctx.env, probe_http=False)
+    if before.wiring is not None and before.wiring.protected and not ctx.assume_yes:
+        question = (
+            f"⚠️  {ctx.env} is a protected (production) environment. recover will finish or undo "
+            f"{held.journal.describe()} (traffic now: {before.routing.describe()}).\n"
+            "Type the environment name to go ahead"
+        )
+        if not ctx.prompter.typed(question, ctx.env):
+            raise RefusedError(
+                f"recover of protected {ctx.env} not confirmed; nothing changed",
+                hint="type the environment name at the prompt, or pass --yes",
+            )
     lock.take_over(held, f"recover {held.journal.operation}")
     journal = held.journal
     st = ctx.reader.read_one(ctx.env)

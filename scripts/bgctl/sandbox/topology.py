@@ -385,6 +385,7 @@ def _build_environment(
         capacity=Capacity(min_size=spec.min_size, max_size=spec.max_size, min_healthy=spec.min_healthy),
         version_parameters={color: version_param(spec.name, color) for color in COLORS},
         builds=Builds(bucket=builds_bucket, prefix=BUILDS_PREFIX, discovery_prefix=DISCOVERY_PREFIX),
+        protected=spec.protected,
     )
     return EnvResources(wiring=wiring, active_color=active)
 

@@ -14,6 +14,7 @@ module "blue_green" {
   source = "../../modules/blue_green"
 
   environment  = "aarch64prod"
+  protected    = true
   active_color = var.active_color
 
   routing            = "path_rule"

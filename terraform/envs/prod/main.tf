@@ -20,6 +20,7 @@ module "blue_green" {
   source = "../../modules/blue_green"
 
   environment  = "prod"
+  protected    = true
   active_color = var.active_color
 
   routing           = "listener_default"

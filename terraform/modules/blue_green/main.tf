@@ -61,6 +61,7 @@ locals {
     rule_arns         = local.rule_arns
     path_patterns     = local.path_rule ? var.path_patterns : []
     rule_priority     = local.path_rule ? var.rule_priority : null
+    protected         = var.protected
     capacity = {
       min_size    = var.asg_min_size
       max_size    = var.asg_max_size

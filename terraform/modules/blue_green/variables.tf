@@ -239,6 +239,12 @@ variable "asg_max_size" {
   }
 }
 
+variable "protected" {
+  description = "A production environment: the CLI asks for the environment name typed before it changes this environment's capacity or traffic (unless --yes), and CI deploys it behind the production GitHub environment. Published in the wiring."
+  type        = bool
+  default     = false
+}
+
 variable "min_healthy_instances" {
   description = "Healthy instances the deploy tool requires before switching to a color (published in the wiring)."
   type        = number

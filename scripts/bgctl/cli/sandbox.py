@@ -1,0 +1,108 @@
+"""``bluegreen sandbox up|demo``: the whole topology in a moto server on 127.0.0.1, no AWS needed.
+
+Each sandbox command works on its own copy of the environment roots (``.sandbox/<name>/envs``), so a
+``make demo`` never touches the files of a ``make sandbox`` running in the same checkout, and neither
+touches the committed color files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from bgctl import REPO_ROOT
+from bgctl.envspec import ENVS_DIR
+from bgctl.errors import EXIT_FAILED
+from bgctl.settings import Settings
+
+from .app import cli, main
+
+
+@cli.group()
+def sandbox() -> None:
+    """A local moto server on 127.0.0.1 with all nine environments: try everything without AWS."""
+
+
+def sandbox_envs_dir(name: str) -> Path:
+    """A fresh copy of the Terraform tree for the sandbox called ``name``; returns its envs directory
+    (the roots keep finding their modules by relative path)."""
+    target = REPO_ROOT / ".sandbox" / name / "terraform"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ENVS_DIR.parent, target, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    return target / "envs"
+
+
+@sandbox.command("up")
+def sandbox_up() -> None:
+    """Start the sandbox in the foreground (Ctrl-C stops it); other shells: source .sandbox/env."""
+    from bgctl.sandbox import Sandbox
+
+    envs_dir = sandbox_envs_dir("up")
+    with Sandbox() as sb:
+        env_file = sb.env_file()
+        with env_file.open("a", encoding="utf-8") as fh:
+            fh.write(f"export BLUEGREEN_ENVS_DIR='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")
+            fh.write(f"export PATH='{REPO_ROOT / '.venv' / 'bin'}':\"$PATH\"\n")
+        click.echo(f"sandbox: moto on {sb.endpoint_url}, instance health on {sb.health_url_template}")
+        click.echo(f"failure injection: POST {sb.health.control_url} (see scripts/bgctl/sandbox/README.md)")
+        click.echo(f"In another shell:  source {env_file.relative_to(REPO_ROOT)}")
+        click.echo("                   bluegreen status --all")
+        click.echo("                   bluegreen --env beta deploy gh-105")
+        click.echo("Ctrl-C stops the sandbox.")
+        sb.serve_until_interrupted()
+    click.echo("sandbox stopped")
+
+
+DEMO_STEPS: list[tuple[str, list[str], int]] = [
+    ("Every environment at a glance", ["status", "--all"], 0),
+    ("Builds available to beta", ["--env", "beta", "deploy", "list"], 0),
+    ("What a deploy would change (dry run)", ["--env", "beta", "deploy", "gh-105", "--dry-run"], 0),
+    (
+        "Deploy gh-105 to beta's inactive color",
+        ["--env", "beta", "deploy", "gh-105", "--skip-confirmation"],
+        0,
+    ),
+    ("beta now serves green; blue stays warm, held for rollback", ["--env", "beta", "status"], 0),
+    ("Instant rollback", ["--env", "beta", "rollback"], 0),
+    ("And forward again", ["--env", "beta", "switch", "green"], 0),
+    ("What happened, newest first", ["--env", "beta", "history"], 0),
+    (
+        "A plan for prod (the Terraform provider is not wired to the sandbox: API dry run)",
+        ["--env", "prod", "plan", "--color", "green"],
+        0,
+    ),
+    ("A switch to a color with no instances is refused", ["--env", "prod", "switch", "green", "--yes"], 1),
+    ("Everything agrees", ["--env", "beta", "validate"], 0),
+]
+
+
+@sandbox.command("demo")
+def sandbox_demo() -> None:
+    """Build the sandbox, walk through status, deploy, rollback and switch, then say what to try next."""
+    from bgctl.sandbox import Sandbox
+
+    envs_dir = sandbox_envs_dir("demo")
+    with Sandbox() as sb:
+        # The demo hands its own settings down: the process environment is never edited.
+        settings = Settings.from_environ(
+            {**sb.environ(), "BLUEGREEN_ENVS_DIR": str(envs_dir), "BLUEGREEN_POLL_INTERVAL": "0.2"}
+        )
+        failures = 0
+        for title, argv, expected in DEMO_STEPS:
+            click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")
+            code = main(argv, settings=settings)
+            if code != expected:
+                failures += 1
+                click.echo(f"(unexpected exit code {code})", err=True)
+    click.echo(
+        "\nNext: `make sandbox` keeps a sandbox running; in another shell `source .sandbox/env`, then try\n"
+        "  bluegreen --env staging deploy gh-104     (watch the health gate)\n"
+        "  bluegreen --env prod deploy gh-105        (the production discovery prompt and confirmation)\n"
+        "  bluegreen --env beta status --detailed --json\n"
+        "  make help                                 (every target)"
+    )
+    if failures:
+        raise click.exceptions.Exit(EXIT_FAILED)
