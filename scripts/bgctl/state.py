@@ -278,10 +278,22 @@ class StateReader:
                 errors[env] = exc.message
 
         groups = self._groups([n for w in wirings.values() for n in w.asg_names.values()])
-        tg_arns = sorted({a for w in wirings.values() for a in w.target_group_arns.values()})
+        # DescribeTargetHealth only where targets can be: a color whose ASG has no instance registers
+        # none (its group's leftovers drain within the deregistration delay). A missing ASG still gets
+        # the call, to tell whether its target group exists.
+        tg_arns = sorted(
+            {
+                w.target_group_arns[c]
+                for w in wirings.values()
+                for c in COLORS
+                if groups.get(w.asg_names[c], {"Instances": [None]}).get("Instances")
+            }
+        )
         with ThreadPoolExecutor(max_workers=16) as pool:
             health_list = list(pool.map(self._target_health, tg_arns))
-        tg_health = dict(zip(tg_arns, health_list, strict=True))
+        tg_health: dict[str, dict[str, tuple[str, str | None]] | None] = dict(
+            zip(tg_arns, health_list, strict=True)
+        )
         rules, missing_rules = self._describe_each(
             "rule", [a for w in wirings.values() for a in w.rule_arns.values()]
         )
@@ -353,7 +365,7 @@ class StateReader:
         name = w.asg_names[color]
         arn = w.target_group_arns[color]
         group = groups.get(name)
-        health = tg_health.get(arn)
+        health = tg_health.get(arn, {}) if group is not None else tg_health.get(arn)
         version = params.get(w.version_parameters[color]) or None
         if group is None:
             return ColorState(
