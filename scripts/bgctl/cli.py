@@ -189,7 +189,7 @@ NO_COMMIT = click.option(
 def _finish(outcome: Outcome, inv: Invocation, *, no_commit: bool) -> None:
     """Print the outcome, then keep the color file on the default branch true (issue 11): commit it
     after a traffic move when this checkout is on the default branch and otherwise clean, else say how."""
-    from bgctl.gitops import RecordStatus, record_outcome
+    from bgctl.gitrecord import RecordStatus, record_outcome
 
     _print_outcome(outcome, inv)
     recorded = record_outcome(inv.envs_dir, outcome, commit=not no_commit)
@@ -221,7 +221,7 @@ def cli(ctx: click.Context, env: str | None) -> None:
 def status(inv: Invocation, detailed: bool, as_json: bool, all_envs: bool) -> None:
     """Active color (SSM and load balancer), capacity, health and version of each color."""
     from bgctl import render
-    from bgctl.gitops import git_drifts, live_split
+    from bgctl.gitdrift import git_drifts, live_split
 
     envs = environment_names() if all_envs else [_require_env(inv)]
     clients = _clients(inv, read_only=True)
@@ -414,7 +414,7 @@ def apply_cmd(inv: Invocation, allow_destroy: bool, base_sha: str | None, head_s
     """Apply the environment's root as committed (what the workflow runs on merge): a pure switch goes
     through the health gates, other changes apply only if they leave traffic alone. With --base-sha and
     --head-sha, a plan that would move traffic is refused unless that push changed the color file."""
-    from bgctl.gitops import UnrequestedSwitchError, may_move_traffic
+    from bgctl.mergerule import UnrequestedSwitchError, may_move_traffic
     from bgctl.planning import apply_root
     from bgctl.terraform import TerraformRoot
 

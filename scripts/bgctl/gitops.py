@@ -23,12 +23,11 @@ library, so the workflow can call it before ``make setup``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bgctl.envspec import ENVS_DIR
 from bgctl.ghactions import github_command
 from bgctl.gitcolor import color_file_printf, color_records, split_at
 from bgctl.gitdrift import DriftKind, GitDrift, drift_for_state, git_drift, git_drifts, live_split
+from bgctl.gitops_cli import main
 from bgctl.gitrecord import (
     RecordStatus,
     TrafficMove,
@@ -77,12 +76,6 @@ __all__ = [
     "run_url",
     "split_at",
 ]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from bgctl.gitops_cli import main as cli_main
-
-    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from bgctl import COLORS
+from bgctl.envspec import ENVS_DIR
 from bgctl.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BlueGreenError, UsageError
 from bgctl.ghactions import (
     affected_between,
     env_names,
+    github_command,
     health_check_problem,
     load_json,
     parse_deploy_request,
@@ -37,20 +39,18 @@ from bgctl.ghactions import (
     status_split,
     write_github_output,
 )
-from bgctl.gitops import (
-    ENVS_DIR,
+from bgctl.gitcolor import color_records
+from bgctl.gitdrift import git_drift
+from bgctl.gitrecord import (
     RecordStatus,
     TrafficMove,
-    color_records,
-    default_ref,
-    git_drift,
-    github_command,
-    may_move_traffic,
     operator_identity,
     push_default,
     record_traffic_move,
     run_url,
 )
+from bgctl.gitrepo import default_ref
+from bgctl.mergerule import may_move_traffic
 from bgctl.traffic import TrafficSplit
 
 

@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args.output.write_text(body, encoding="utf-8")
     if summary.destroys_or_replaces and os.environ.get("GITHUB_ACTIONS") == "true":
-        from bgctl.gitops import github_command
+        from bgctl.ghactions import github_command
 
         gone = [*summary.replaces, *summary.destroys]
         print(

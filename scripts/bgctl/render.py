@@ -11,7 +11,7 @@ from bgctl import COLORS
 from bgctl.context import Outcome
 
 if TYPE_CHECKING:
-    from bgctl.gitops import GitDrift
+    from bgctl.gitdrift import GitDrift
 from bgctl.state import ColorState, EnvState
 
 OK, UNKNOWN, EMPTY, INFO, WARN, BAD = "✅", "❓", "⚪", "ℹ️", "⚠️", "❌"
