@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from bgctl import COLORS
 from bgctl.errors import UsageError
-from bgctl.gitrepo import Git, find_repo
+from bgctl.gitrepo import Git, find_repo, missing_base
 from bgctl.traffic import TrafficSplit
 
 # Roots that serve production users: their deploys wait for the `production` environment's reviewers.
@@ -105,7 +105,7 @@ def affected_roots(changed_paths: Iterable[str] | None, envs: Iterable[str]) -> 
 def changed_paths(git: Git, base: str | None, head: str) -> list[str] | None:
     """Paths changed between ``base`` and ``head``; None when there is no usable base (a new branch, a
     force push this clone cannot follow), which callers treat as "everything"."""
-    if not base or base.strip("0") == "" or not git.ok("cat-file", "-e", f"{base}^{{commit}}"):
+    if not base or missing_base(git, base):
         return None
     return git.out("diff", "--name-only", "--no-renames", base, head).splitlines()
 

@@ -110,15 +110,8 @@ def find_repo(path: Path) -> Git | None:
     if probe.is_file():
         probe = probe.parent
     try:
-        proc = subprocess.run(
-            [git_binary(), "-C", str(probe), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            env=_git_env(),
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        proc = Git(probe).run("rev-parse", "--show-toplevel", check=False)
+    except GitError:  # git missing or hung
         return None
     top = proc.stdout.strip()
     return Git(Path(top).resolve()) if proc.returncode == 0 and top else None
@@ -186,6 +179,16 @@ def default_ref(git: Git, environ: Mapping[str, str] | None = None) -> DefaultRe
 def current_branch(git: Git) -> str | None:
     """The checked-out branch; None on a detached HEAD."""
     return git.maybe("symbolic-ref", "--quiet", "--short", "HEAD")
+
+
+def missing_base(git: Git, base: str | None) -> str | None:
+    """Why a push's ``base`` cannot be compared with (None when it is a commit in this clone): there is
+    none, or all zeros (a new branch), or it is not here (a force push this clone cannot follow)."""
+    if not base or base.strip("0") == "":
+        return "no previous commit to compare with"
+    if not git.ok("cat-file", "-e", f"{base}^{{commit}}"):
+        return f"the push's base {base[:12]} is not in this clone (force push?)"
+    return None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from bgctl.envspec import ENVS_DIR
 from bgctl.errors import RefusedError
 from bgctl.ghactions import github_command
 from bgctl.gitcolor import split_at
-from bgctl.gitrepo import FALLBACK_BRANCH, GitError, find_repo, repo_path
+from bgctl.gitrepo import FALLBACK_BRANCH, GitError, find_repo, missing_base, repo_path
 from bgctl.traffic import TrafficSplit
 
 if TYPE_CHECKING:
@@ -61,13 +61,9 @@ def may_move_traffic(
     def permission(allowed: bool, reason: str, base: TrafficSplit | None = None) -> TrafficPermission:
         return TrafficPermission(env, allowed, reason, base, head, path)
 
-    if not base_sha or base_sha.strip("0") == "":
-        return permission(False, f"no previous commit to compare with: {path} counts as unchanged")
-    if not git.ok("cat-file", "-e", f"{base_sha}^{{commit}}"):
-        return permission(
-            False,
-            f"the push's base {base_sha[:12]} is not in this clone (force push?): {path} counts as unchanged",
-        )
+    unusable = missing_base(git, base_sha)
+    if unusable or not base_sha:  # the second test only tells mypy what the first implies
+        return permission(False, f"{unusable}: {path} counts as unchanged")
     base = split_at(git, base_sha, path)
     if head is not None and base != head:
         was = base.describe() if base else "(none)"
