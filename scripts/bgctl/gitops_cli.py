@@ -44,7 +44,6 @@ from bgctl.gitdrift import git_drift
 from bgctl.gitrecord import (
     RecordStatus,
     TrafficMove,
-    operator_identity,
     push_default,
     record_traffic_move,
     run_url,
@@ -172,15 +171,7 @@ def cmd_record(args: argparse.Namespace) -> int:
             )
             _annotate("error", message, f"{env}: live color unknown")
             raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then record it by hand")
-        move = TrafficMove(
-            env,
-            rec.head,
-            rec.worktree,
-            args.operation,
-            args.version,
-            who=operator_identity(),
-            run=run_url(),
-        )
+        move = TrafficMove.made_here(env, rec.head, rec.worktree, args.operation, args.version)
         result = record_traffic_move(envs_dir, move, commit=not args.no_commit)
         print(result.text())
         if result.status is RecordStatus.COMMANDS:

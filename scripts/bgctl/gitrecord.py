@@ -72,6 +72,18 @@ class TrafficMove:
     who: str = ""
     run: str | None = None
 
+    @classmethod
+    def made_here(
+        cls,
+        env: str,
+        from_split: TrafficSplit | None,
+        to_split: TrafficSplit,
+        operation: str,
+        version: str | None = None,
+    ) -> TrafficMove:
+        """A move this process made, signed with ``operator_identity()`` and ``run_url()``."""
+        return cls(env, from_split, to_split, operation, version, operator_identity(), run_url())
+
     @property
     def traffic(self) -> tuple[str, str]:
         return (self.from_split.describe() if self.from_split else "?", self.to_split.describe())
@@ -141,7 +153,7 @@ def record_outcome(envs_dir: Path, outcome: Outcome, *, commit: bool = True) -> 
     if outcome.dry_run or after is None or after == before:
         return None
     version = outcome.version if outcome.operation == "deploy" else None
-    move = TrafficMove(outcome.env, before, after, outcome.operation, version, operator_identity(), run_url())
+    move = TrafficMove.made_here(outcome.env, before, after, outcome.operation, version)
     return record_traffic_move(envs_dir, move, commit=commit)
 
 
