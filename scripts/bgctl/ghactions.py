@@ -5,8 +5,8 @@
 - ``parse_deploy_request``: the deploy workflow's inputs, checked before anything runs, and which GitHub
   environment (protection rules) the job needs.
 - ``run_logged``: run a command, echo its output and log every line with its time since the start.
-- ``write_github_output`` / ``github_command``: step outputs, and annotations (``::error ...::``) with
-  GitHub's escaping.
+- ``write_github_output`` / ``github_command`` / ``annotate``: step outputs, and annotations
+  (``::error ...::``) with GitHub's escaping.
 - ``render_summary``: the job summary: the outcome table (before and after, per color) and timings per
   step, read from that log.
 
@@ -144,6 +144,18 @@ def github_command(kind: str, message: str, **properties: str) -> str:
     """``::error title=...::message`` with GitHub's escaping (a workflow command on one line)."""
     props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items() if v)
     return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def in_actions(environ: Mapping[str, str] | None = None) -> bool:
+    """True inside a GitHub Actions job."""
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
+
+
+def annotate(kind: str, message: str, title: str = "") -> None:
+    """Print ``message`` as a workflow command of ``kind`` (error, warning, notice) in Actions, where
+    the run's page shows it; nothing elsewhere."""
+    if in_actions():
+        print(github_command(kind, message, title=title))
 
 
 # --------------------------------------------------------------------------------------------------
