@@ -182,13 +182,17 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
     where = rec.default_ref
     to = move.to_split.describe()
     said = rec.default.describe() if rec.default else "nothing valid"
+
+    def not_committed(text: str, *, in_place: bool | None = None) -> RecordResult:
+        fix = commit_commands(git, rec, move.to_split, message, in_place=in_place)
+        return RecordResult(RecordStatus.COMMANDS, text, tuple(fix))
+
     if rec.worktree != move.to_split:
         now = rec.worktree.describe() if rec.worktree else "nothing valid"
-        return RecordResult(
-            RecordStatus.COMMANDS,
+        return not_committed(
             f"⚠️  {rec.path} says {now} but {move.env}'s traffic moved to {to}: not committing. Put {to} "
             f"on {where.branch} with:",
-            tuple(commit_commands(git, rec, move.to_split, message, in_place=False)),
+            in_place=False,
         )
     if rec.default == move.to_split:
         return RecordResult(RecordStatus.RECORDED, f"{where.name} already says {to}: nothing to commit")
@@ -201,37 +205,23 @@ def record_traffic_move(  # noqa: PLR0911 (one return per outcome)
         )
     head = f"⚠️  {move.env} now serves {to}, but {where.name} says {said}"
     if not commit:
-        return RecordResult(
-            RecordStatus.COMMANDS,
-            f"{head}; not committed (--no-commit). Record it with:",
-            tuple(commit_commands(git, rec, move.to_split, message)),
-        )
+        return not_committed(f"{head}; not committed (--no-commit). Record it with:")
     if not rec.on_default_branch:
-        return RecordResult(
-            RecordStatus.COMMANDS,
+        return not_committed(
             f"{head}; this checkout is on {rec.branch or 'a detached HEAD'}, not {where.branch}, so "
-            "nothing was committed. Record it on the default branch with:",
-            tuple(commit_commands(git, rec, move.to_split, message)),
+            "nothing was committed. Record it on the default branch with:"
         )
     busy = operation_in_progress(git)
     others = sorted(set(dirty_paths(git)) - {rec.path})
     if busy or others:
         why = busy + " is in progress" if busy else f"other uncommitted changes ({', '.join(others[:5])})"
-        return RecordResult(
-            RecordStatus.COMMANDS,
-            f"{head}; {why}, so nothing was committed. Commit the color file alone with:",
-            tuple(commit_commands(git, rec, move.to_split, message)),
-        )
+        return not_committed(f"{head}; {why}, so nothing was committed. Commit the color file alone with:")
     subject, _, body = message.partition("\n\n")
     try:
         git.run("add", "--", rec.path)
         git.run("commit", "--quiet", "-m", subject, "-m", body, "--", rec.path)
     except GitError as exc:
-        return RecordResult(
-            RecordStatus.COMMANDS,
-            f"{head}; git commit failed ({exc.message}). Commit it with:",
-            tuple(commit_commands(git, rec, move.to_split, message)),
-        )
+        return not_committed(f"{head}; git commit failed ({exc.message}). Commit it with:")
     sha = git.out("rev-parse", "HEAD")
     return RecordResult(
         RecordStatus.COMMITTED,
