@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     from bgctl.context import Outcome
 
 
-# --------------------------------------------------------------------------------------------------
-# After a traffic move: commit the color file, or say exactly how
-# --------------------------------------------------------------------------------------------------
 def operator_identity(environ: Mapping[str, str] | None = None) -> str:
     """Who moved traffic: the GitHub actor and run in Actions, else user@host."""
     environ = os.environ if environ is None else environ

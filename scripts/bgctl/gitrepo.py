@@ -4,12 +4,13 @@
   messages and no ``GIT_DIR``-style variables leaking in from the caller.
 - ``find_repo`` / ``repo_path``: the work tree holding a path, and that path in git's spelling.
 - ``default_remote`` / ``default_branch`` / ``default_ref``: where the truth lives (``origin/<default>``
-  when there is a remote-tracking ref, else the local branch); ``current_branch``.
+  when there is a remote-tracking ref, else the local branch); ``current_branch``; ``missing_base``:
+  why a push's base SHA cannot be compared with.
 - ``read_blobs``: many ``<rev>:<path>`` files in one process.
 - ``dirty_paths`` / ``operation_in_progress``: whether a commit of one file would take anything else.
 
-Reads only, no fetch and no network, except where a caller runs a command of its own. Standard library
-only at import time (the workflow runs ``python -m bgctl.gitops`` before ``make setup``).
+The functions here only read (no fetch, no network); callers run what writes through ``Git.run``.
+Standard library only at import time (the workflow runs ``python -m bgctl.gitops`` before ``make setup``).
 """
 
 from __future__ import annotations
