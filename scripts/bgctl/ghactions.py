@@ -5,6 +5,8 @@
 - ``parse_deploy_request``: the deploy workflow's inputs, checked before anything runs, and which GitHub
   environment (protection rules) the job needs.
 - ``run_logged``: run a command, echo its output and log every line with its time since the start.
+- ``write_github_output`` / ``github_command`` / ``annotate``: step outputs, and annotations
+  (``::error ...::``) with GitHub's escaping.
 - ``render_summary``: the job summary: the outcome table (before and after, per color) and timings per
   step, read from that log.
 
@@ -28,7 +30,7 @@ from typing import Any, TextIO
 
 from bgctl import COLORS
 from bgctl.errors import UsageError
-from bgctl.gitops import Git, find_repo
+from bgctl.gitrepo import Git, find_repo, missing_base
 from bgctl.traffic import TrafficSplit
 
 # Roots that serve production users: their deploys wait for the `production` environment's reviewers.
@@ -103,7 +105,7 @@ def affected_roots(changed_paths: Iterable[str] | None, envs: Iterable[str]) -> 
 def changed_paths(git: Git, base: str | None, head: str) -> list[str] | None:
     """Paths changed between ``base`` and ``head``; None when there is no usable base (a new branch, a
     force push this clone cannot follow), which callers treat as "everything"."""
-    if not base or base.strip("0") == "" or not git.ok("cat-file", "-e", f"{base}^{{commit}}"):
+    if not base or missing_base(git, base):
         return None
     return git.out("diff", "--name-only", "--no-renames", base, head).splitlines()
 
@@ -115,6 +117,9 @@ def affected_between(envs_dir: Path, base: str | None, head: str) -> Affected:
     return affected_roots(changed_paths(git, base, head), env_names(envs_dir))
 
 
+# --------------------------------------------------------------------------------------------------
+# Talking to the runner: step outputs and workflow commands
+# --------------------------------------------------------------------------------------------------
 def write_github_output(values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> None:
     """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` (single-line values only); no-op outside Actions."""
     target = (os.environ if environ is None else environ).get("GITHUB_OUTPUT")
@@ -125,6 +130,32 @@ def write_github_output(values: Mapping[str, str], environ: Mapping[str, str] | 
             if "\n" in value:
                 raise ValueError(f"output {key} must be one line")
             fh.write(f"{key}={value}\n")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_command(kind: str, message: str, **properties: str) -> str:
+    """``::error title=...::message`` with GitHub's escaping (a workflow command on one line)."""
+    props = ",".join(f"{k}={_escape_property(v)}" for k, v in properties.items() if v)
+    return f"::{kind}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def in_actions(environ: Mapping[str, str] | None = None) -> bool:
+    """True inside a GitHub Actions job."""
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
+
+
+def annotate(kind: str, message: str, title: str = "") -> None:
+    """Print ``message`` as a workflow command of ``kind`` (error, warning, notice) in Actions, where
+    the run's page shows it; nothing elsewhere."""
+    if in_actions():
+        print(github_command(kind, message, title=title))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bgctl import COLORS
+from bgctl.envspec import ENVS_DIR
 from bgctl.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BlueGreenError, UsageError
 from bgctl.ghactions import (
     affected_between,
+    annotate,
     env_names,
     health_check_problem,
     load_json,
@@ -37,30 +39,18 @@ from bgctl.ghactions import (
     status_split,
     write_github_output,
 )
-from bgctl.gitops import (
-    ENVS_DIR,
+from bgctl.gitcolor import color_records
+from bgctl.gitdrift import git_drift
+from bgctl.gitrecord import (
     RecordStatus,
     TrafficMove,
-    color_records,
-    default_ref,
-    git_drift,
-    github_command,
-    may_move_traffic,
-    operator_identity,
     push_default,
     record_traffic_move,
     run_url,
 )
+from bgctl.gitrepo import default_ref
+from bgctl.mergerule import may_move_traffic
 from bgctl.traffic import TrafficSplit
-
-
-def _in_actions() -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true"
-
-
-def _annotate(kind: str, message: str, title: str = "") -> None:
-    if _in_actions():
-        print(github_command(kind, message, title=title))
 
 
 def _envs_dir(value: str | None) -> Path:
@@ -138,7 +128,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         for cmd in found.fix:
             print(f"    {cmd}")
     if found.drifted:
-        _annotate("warning", f"{found.message}\nFix:\n{found.fix_text}", f"{args.env}: {found.kind} switch")
+        annotate("warning", f"{found.message}\nFix:\n{found.fix_text}", f"{args.env}: {found.kind} switch")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -162,7 +152,7 @@ def cmd_record(args: argparse.Namespace) -> int:
             f"{env}: the load balancer routes to {live.describe()} but {rec.path} says {file}: not "
             "recording either (the switch may have failed half-way)"
         )
-        _annotate("error", message, f"{env}: live color and color file disagree")
+        annotate("error", message, f"{env}: live color and color file disagree")
         raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then recover or switch")
     if rec.worktree != rec.head:
         if live is None and args.status_json is not None:
@@ -170,21 +160,13 @@ def cmd_record(args: argparse.Namespace) -> int:
                 f"{env}: {rec.path} says {file} (HEAD: {rec.head.describe() if rec.head else 'none'}) but "
                 f"the live color cannot be read from {args.status_json}: not recording blind"
             )
-            _annotate("error", message, f"{env}: live color unknown")
+            annotate("error", message, f"{env}: live color unknown")
             raise BlueGreenError(message, hint=f"bluegreen --env {env} validate, then record it by hand")
-        move = TrafficMove(
-            env,
-            rec.head,
-            rec.worktree,
-            args.operation,
-            args.version,
-            who=operator_identity(),
-            run=run_url(),
-        )
+        move = TrafficMove.made_here(env, rec.head, rec.worktree, args.operation, args.version)
         result = record_traffic_move(envs_dir, move, commit=not args.no_commit)
         print(result.text())
         if result.status is RecordStatus.COMMANDS:
-            _annotate("error", result.text(), f"{env}: the color file was not committed")
+            annotate("error", result.text(), f"{env}: the color file was not committed")
             return EXIT_FAILED
     else:
         print(f"{env}: {rec.path} says {file}, as HEAD does: no traffic move to commit")
@@ -194,7 +176,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         if ahead:
             sha = push_default(git)
             print(f"pushed {sha[:12]} to {dref.name}")
-            _annotate(
+            annotate(
                 "notice", f"{env}: color file committed as {sha[:12]} on {dref.branch}", f"{env} recorded"
             )
         else:
@@ -207,7 +189,7 @@ def cmd_deploy_request(args: argparse.Namespace) -> int:
     request = parse_deploy_request(args.env, args.version, args.capacity or "", env_names(args.envs_dir))
     problem = health_check_problem(os.environ.get("BLUEGREEN_HEALTH_URL"))
     if problem and not args.allow_unchecked:
-        _annotate("error", problem, f"{request.env}: no covering health check")
+        annotate("error", problem, f"{request.env}: no covering health check")
         raise UsageError(problem, hint="set the repository variable BLUEGREEN_HEALTH_URL")
     print(
         f"deploy {request.version} to {request.env}"

@@ -16,8 +16,8 @@ from bgctl.colorfile import read_active_color
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, TerraformError
 from bgctl.gate import color_health
-from bgctl.gitops import TrafficPermission, check_merge_plan
 from bgctl.lock import EnvLock, fenced
+from bgctl.mergerule import TrafficPermission, check_merge_plan
 from bgctl.operations.switch import plan_switch, switch
 from bgctl.planguard import PlanReport, parse_plan
 from bgctl.plansummary import SwitchSummary, summary_from_dry_run, summary_from_plan

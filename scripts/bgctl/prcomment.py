@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -232,16 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(body)
         return 0
     args.output.write_text(body, encoding="utf-8")
-    if summary.destroys_or_replaces and os.environ.get("GITHUB_ACTIONS") == "true":
-        from bgctl.gitops import github_command
+    if summary.destroys_or_replaces:
+        from bgctl.ghactions import annotate
 
         gone = [*summary.replaces, *summary.destroys]
-        print(
-            github_command(
-                "warning",
-                f"{args.env}: the plan destroys or replaces {len(gone)} resource(s): {', '.join(gone[:5])}",
-                title=f"{args.env} plan destroys or replaces resources",
-            )
+        annotate(
+            "warning",
+            f"{args.env}: the plan destroys or replaces {len(gone)} resource(s): {', '.join(gone[:5])}",
+            title=f"{args.env} plan destroys or replaces resources",
         )
     return 0
 

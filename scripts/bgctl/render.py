@@ -12,7 +12,7 @@ from bgctl.context import Outcome
 from bgctl.gate import read_gate
 
 if TYPE_CHECKING:
-    from bgctl.gitops import GitDrift
+    from bgctl.gitdrift import GitDrift
 from bgctl.state import ColorState, EnvState
 
 OK, UNKNOWN, EMPTY, INFO, WARN, BAD = "✅", "❓", "⚪", "ℹ️", "⚠️", "❌"

@@ -161,7 +161,7 @@ def _capacity_problems(st: EnvState, active: str, cli: str) -> list[Problem]:
 
 
 def validate_env(clients: Clients, reader: StateReader, env: str) -> list[Problem]:
-    from bgctl.gitops import drift_for_state
+    from bgctl.gitdrift import drift_for_state
 
     st = reader.read_one(env)
     found = problems_of(st, clients)

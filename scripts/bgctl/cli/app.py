@@ -150,7 +150,7 @@ def print_outcome(outcome: Outcome, inv: Invocation) -> None:
 def finish(outcome: Outcome, inv: Invocation, *, no_commit: bool) -> None:
     """Print the outcome, then keep the color file on the default branch true (issue 11): commit it
     after a traffic move when this checkout is on the default branch and otherwise clean, else say how."""
-    from bgctl.gitops import RecordStatus, record_outcome
+    from bgctl.gitrecord import RecordStatus, record_outcome
 
     recorded = record_outcome(inv.envs_dir, outcome, commit=not no_commit)
     if recorded is not None and recorded.status is not RecordStatus.UNTRACKED:

@@ -42,7 +42,7 @@ def status(inv: Invocation, detailed: bool, all_envs: bool, no_fail: bool) -> No
     Exits 1 when a shown environment has drift, no healthy serving instance, a stale lock or an
     unfinished operation (--no-fail: display only)."""
     from bgctl import render
-    from bgctl.gitops import git_drifts, live_split
+    from bgctl.gitdrift import git_drifts, live_split
 
     envs = environment_names(inv.envs_dir) if all_envs else [require_env(inv)]
     clients = clients_of(inv, read_only=True)
@@ -342,7 +342,7 @@ def apply_cmd(
     --head-sha, a plan that would move traffic is refused unless that push changed the color file."""
     import os
 
-    from bgctl.gitops import UnrequestedSwitchError, may_move_traffic
+    from bgctl.mergerule import UnrequestedSwitchError, may_move_traffic
     from bgctl.planning import apply_root
     from bgctl.terraform import TerraformRoot
 
