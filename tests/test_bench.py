@@ -71,3 +71,17 @@ def test_counter_detaches_and_counts_pages(fleet: Sandbox) -> None:
     }
     assert len(pages) >= 4  # 2 envs x 2 colors, one group per page
     assert counts.retries == 0
+
+
+def test_switch_writes_stay_within_the_target(fleet: Sandbox, tmp_path) -> None:
+    """Issue 14: a switch or rollback writes at most 8 times on path rules, 9 on prod's listeners."""
+    from bgctl.bench_ops import WRITE_TARGETS, measure_operations
+
+    results = {(r.env, r.operation): r for r in measure_operations(fleet, tmp_path)}
+    for env, kind in (("beta", "rule"), ("prod", "listener")):
+        for operation in ("rollback", "switch"):
+            r = results[(env, operation)]
+            assert r.write_total <= WRITE_TARGETS[kind], (env, operation, r.writes)
+            # every write but the lock's own is fenced by a read of the lock
+            lock_writes = r.writes.get("ssm:PutParameter", 0) + r.writes.get("ssm:DeleteParameter", 0)
+            assert r.fence_reads >= r.write_total - lock_writes

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bgctl.aws import RETRY_CONFIG, Clients
@@ -374,11 +375,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.append((f"synthetic topology {n_envs} envs x {n_inst} instances", time.perf_counter() - t0))
         say(f"setup: {setup[-1][0]}: {setup[-1][1]:.1f} s")
         scenarios(f"{n_envs}x{n_inst}", synthetic)
+        import tempfile
+
+        from bgctl.bench_ops import measure_operations, operations_calls_table
+
+        say("operations: deploy, rollback, switch on beta and prod (calls counted per operation)")
+        with tempfile.TemporaryDirectory(prefix="bluegreen-bench-") as tmp:
+            operation_calls = measure_operations(sb, Path(tmp))
 
     print()
     print(summary_table(results))
     print()
     print(operations_table(results))
+    print()
+    print(operations_calls_table(operation_calls))
     print()
     for what, seconds in setup:
         print(f"setup: {what}: {seconds:.1f} s")
