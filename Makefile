@@ -106,6 +106,10 @@ endef
 status: ## Status of ENV (or every env with ENV unset): make status ENV=beta [ARGS=--detailed]
 	$(BG) $(if $(ENV),--env $(ENV) status,status --all) $(ARGS)
 
+.PHONY: history
+history: ## The last operations of ENV (or every env with ENV unset): make history ENV=beta
+	$(BG) $(if $(ENV),--env $(ENV) history,history --all) $(ARGS)
+
 .PHONY: validate
 validate: ## Check ENV's wiring and that color file, SSM and load balancer agree
 	$(call need,ENV,beta)
