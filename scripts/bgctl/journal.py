@@ -74,6 +74,7 @@ class Journal:
     inactive: AsgSnapshot | None = None
     rejected: tuple[str, ...] = ()
     via: str = "api"
+    stamp: str = ""  # when the operation was decided (release hooks write it, so re-runs match)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -115,6 +116,7 @@ class Journal:
             "inactive": self.inactive.to_doc() if self.inactive else None,
             "rejected": list(self.rejected),
             "via": self.via,
+            "stamp": self.stamp,
         }
 
     @classmethod
@@ -137,6 +139,7 @@ class Journal:
                 inactive=AsgSnapshot.from_doc(doc.get("inactive")),
                 rejected=tuple(str(c) for c in doc.get("rejected", ())),
                 via=str(doc.get("via", "api")),
+                stamp=str(doc.get("stamp", "")),
                 id=str(doc.get("id", "")),
             )
         except (KeyError, TypeError) as exc:

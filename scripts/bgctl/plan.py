@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgctl.colorfile import COLOR_FILE
+from bgctl.hooks import HookSpec, Release
 from bgctl.journal import AsgSnapshot, Journal
 from bgctl.plansummary import TrafficChange
 from bgctl.traffic import TrafficSplit, action_label, carriers
@@ -223,8 +224,27 @@ class RecordShutdown:
         return [Effect(f"ssm:{self.parameter}", "missing", "present")]
 
 
+@dataclass(frozen=True)
+class RunHook:
+    """One release hook (``bgctl.hooks``), in its phase's step."""
+
+    hook: HookSpec
+    release: Release
+
+    @property
+    def step(self) -> str:
+        return self.hook.phase
+
+    def message(self) -> str:
+        return f"release hook {self.hook.describe()}"
+
+    def effects(self) -> list[Effect]:
+        return []  # outside what the tool manages (CDN, logs, third parties): reported, not diffed
+
+
 Action = (
     CopyDiscovery
+    | RunHook
     | Protect
     | Drain
     | RecordVersion
@@ -267,6 +287,7 @@ class Plan:
     target_color: str | None = None
     version: str | None = None
     notes: tuple[str, ...] = field(default=())
+    stamp: str = ""  # when the operation was decided: the release hooks' idempotency key
 
     @property
     def moves_traffic(self) -> bool:
@@ -310,6 +331,7 @@ class Plan:
             protected=protected,
             inactive=inactive,
             via=via,
+            stamp=self.stamp,
         )
 
     def changes(self, envs_dir: Path) -> list[TrafficChange]:

@@ -46,12 +46,9 @@ def _tg_line(cs: ColorState, active: bool) -> str:
     return f"{cs.tg_healthy}/{cs.tg_total} healthy {_symbol(cs.tg_healthy, cs.tg_total)}"
 
 
-def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = None) -> str:
-    lines = [f"Blue-Green Status for {st.env}:"]
-    if st.wiring is None:
-        lines.append(f"{BAD} {st.wiring_error}")
-        lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
-        return "\n".join(lines)
+def _header(st: EnvState, *, detailed: bool, git: GitDrift | None) -> list[str]:
+    """Where traffic goes, what disagrees, the lock, the last operation (and hooks when detailed)."""
+    lines: list[str] = []
     if st.shutdown:
         lines.append(f"{INFO}  Environment was {st.shutdown.describe()}")
     lines.append(f"Active Color: {st.active_color or 'unknown'}")
@@ -67,6 +64,21 @@ def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = 
         lines.append(lock_line(st))
     if st.last:
         lines.append(f"Last operation: {st.last.describe()}")
+    if detailed and st.wiring is not None:
+        hooks = st.wiring.release_hooks
+        lines.append(
+            "Release hooks: " + (", ".join(h.describe() for h in hooks) if hooks else "none declared")
+        )
+    return lines
+
+
+def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = None) -> str:
+    lines = [f"Blue-Green Status for {st.env}:"]
+    if st.wiring is None:
+        lines.append(f"{BAD} {st.wiring_error}")
+        lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
+        return "\n".join(lines)
+    lines += _header(st, detailed=detailed, git=git)
     lines.append("")
     lines.append("ASG Status:")
     for color in COLORS:

@@ -30,32 +30,24 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from bgctl import COLORS
-from bgctl.asg import protect_asg, record_version, scale, set_min, unprotect_asg
-from bgctl.aws import delete_parameter, put_parameter
-from bgctl.builds import copy_discovery
+from bgctl.asg import record_version, scale, unprotect_asg
 from bgctl.context import Context, Outcome
 from bgctl.errors import BlueGreenError, HealthGateError, InterruptedOperation
+from bgctl.executor import mutate
 from bgctl.gate import read_gate, wait_until_ready
 from bgctl.history import HistoryRecord, HistoryStore
+from bgctl.hooks import HookError, HookRunner
 from bgctl.journal import Journal
 from bgctl.lock import EnvLock, LostLockError, now_iso, whoami
 from bgctl.plan import (
     Action,
     AwaitHealthy,
-    ClearShutdown,
-    CopyDiscovery,
     Drain,
     MoveTraffic,
     Plan,
-    Protect,
-    RecordShutdown,
-    RecordVersion,
-    Scale,
-    SetMin,
-    Unprotect,
+    RunHook,
     VerifyTraffic,
 )
-from bgctl.shutdown import ShutdownRecord
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
 
@@ -118,6 +110,8 @@ class Runner:
     _step_started: float = 0.0
     _t0: float = 0.0
     lock_id: str = "?"
+    hook_notes: list[str] = field(default_factory=list)
+    hook_failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._t0 = self.ctx.clock()
@@ -160,11 +154,14 @@ class Runner:
                     continue
                 with deferred_signals(reraise=False):
                     self.do(action)
+            except HookError as exc:  # post-switch: reported, never a reason to move traffic back
+                self.ctx.reporter.warn(f"⚠️  {exc.message} (traffic stays on the new color)")
+                self.hook_failures.append(exc.message)
             except (LostLockError, HealthGateError, KeptForRecovery):
                 raise  # lost lock: touch nothing; gate: switched back and undone; kept: said why
             except Exception as exc:
                 raise self.keep(exc, f"{action.step} failed after traffic moved") from exc
-        self.close("done")
+        self.close("done" if not self.hook_failures else "done, hooks failed", "; ".join(self.hook_failures))
         if interrupted is not None:
             raise InterruptedOperation(
                 f"{self.ctx.env}: {self.plan.operation} interrupted after traffic moved; it finished: "
@@ -201,7 +198,7 @@ class Runner:
             self.plan.to_split,
             self.plan.version,
             plan=self.plan,
-            notes=list(self.plan.notes),
+            notes=[*self.plan.notes, *self.hook_notes, *(f"⚠️  {f}" for f in self.hook_failures)],
             timings=dict(self.timings),
         )
 
@@ -218,35 +215,23 @@ class Runner:
 
     def do(self, action: Action) -> None:
         self._report(action)
-        ctx, w = self.ctx, self.plan.wiring
+        if mutate(action, self.ctx.clients, self.plan.wiring):
+            return
         if isinstance(action, MoveTraffic):
             self._move(action.after)
-            return
-        clients = ctx.clients
-        if isinstance(action, CopyDiscovery):
-            copy_discovery(clients, w, action.env, action.source_env, action.version)
-        elif isinstance(action, Protect):
-            protect_asg(clients, action.before.name, action.before.desired)
         elif isinstance(action, Drain):
-            scale(clients, action.before.name, desired=0, min_size=0)
+            scale(self.ctx.clients, action.before.name, desired=0, min_size=0)
             self._wait_until_empty(action.before.name)
-        elif isinstance(action, RecordVersion):
-            record_version(clients, w, action.color, action.after)
-        elif isinstance(action, Scale):
-            scale(clients, action.before.name, desired=action.desired, min_size=action.min_size)
         elif isinstance(action, AwaitHealthy):
-            wait_until_ready(ctx, action.color, action.want, action.version, ctx.settings.health_timeout)
+            wait_until_ready(
+                self.ctx, action.color, action.want, action.version, self.ctx.settings.health_timeout
+            )
         elif isinstance(action, VerifyTraffic):
             self._verify_or_switch_back(action)
-        elif isinstance(action, Unprotect):
-            unprotect_asg(clients, action.before, min_size=action.min_size)
-        elif isinstance(action, SetMin):
-            set_min(clients, action.asg, action.after)
-        elif isinstance(action, ClearShutdown):
-            delete_parameter(clients.ssm, action.parameter)
-        elif isinstance(action, RecordShutdown):
-            record = ShutdownRecord(whoami(), now_iso(), action.reason)
-            put_parameter(clients.ssm, action.parameter, record.to_json())
+        elif isinstance(action, RunHook):
+            result = HookRunner(self.ctx.clients, self.ctx.poster).run(action.hook, action.release)
+            self.hook_notes.append(result)
+            self.ctx.reporter.info(result)
 
     def _move(self, split: TrafficSplit) -> None:
         """One traffic move; the journal already names ``split`` as intended."""

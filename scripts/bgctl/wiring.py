@@ -31,6 +31,7 @@ from typing import Any
 
 from bgctl import COLORS
 from bgctl.errors import WiringError
+from bgctl.hooks import HookSpec, parse_hooks
 
 PARAM_ROOT = "/compiler-explorer"
 SCHEMA_VERSION = 1
@@ -86,6 +87,7 @@ class Wiring:
     version_parameters: dict[str, str]
     builds: Builds
     protected: bool = False
+    release_hooks: tuple[HookSpec, ...] = ()
 
     @property
     def is_default_action(self) -> bool:
@@ -110,6 +112,7 @@ class Wiring:
                 "path_patterns": list(self.path_patterns),
                 "rule_priority": self.rule_priority,
                 "protected": self.protected,
+                "release_hooks": [h.to_doc() for h in self.release_hooks],
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -182,6 +185,7 @@ def parse_wiring(env: str, text: str) -> Wiring:
         ),
         version_parameters=_color_map(doc, "version_parameters", env),
         protected=bool(doc.get("protected", False)),
+        release_hooks=parse_hooks(env, doc.get("release_hooks")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),

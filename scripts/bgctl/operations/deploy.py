@@ -16,7 +16,8 @@ from bgctl.builds import build_exists, discovery_key, list_builds, object_exists
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
-from bgctl.operations import execute, move_traffic, require_settled
+from bgctl.lock import now_iso
+from bgctl.operations import execute, hook_actions, move_traffic, require_settled
 from bgctl.plan import (
     Action,
     AwaitHealthy,
@@ -80,6 +81,7 @@ class Decisions:
     capacity: int | None = None
     replace_existing: bool = False
     copy_discovery: bool = False
+    stamp: str = ""
 
 
 def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Plan:
@@ -115,8 +117,16 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         RecordVersion(target, wiring.version_parameters[target], target_cs.version, d.version),
         Scale(snapshot(target_cs), want, want),
         AwaitHealthy(target, want, d.version),
+    ]
+    hooks = {
+        phase: hook_actions(wiring, "deploy", phase, version=d.version, color=target, stamp=d.stamp)
+        for phase in ("pre-switch", "post-switch")
+    }
+    actions += [
+        *hooks["pre-switch"],
         move_traffic(st, wiring, to),
         VerifyTraffic(to, target, min(policy.floor, want)),
+        *hooks["post-switch"],
         Unprotect(snapshot(active_cs), PROTECT_PROCESSES, CapacityPolicy.standby_min(active_cs.desired)),
     ]
     if want != policy.serving_min:
@@ -133,6 +143,7 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         to_split=to,
         target_color=target,
         version=d.version,
+        stamp=d.stamp,
     )
 
 
@@ -201,7 +212,7 @@ def deploy(
     st = ctx.reader.read_one(ctx.env)
     wiring, split = require_settled(st)
     version, resolved = resolve_version(ctx, st, split.active, version, branch)
-    decisions = Decisions(version, capacity)
+    decisions = Decisions(version, capacity, stamp=now_iso())
     if capacity is not None:
         CapacityPolicy.of(wiring).check_capacity(capacity)
     if not build_exists(ctx.clients, wiring, version):
@@ -220,7 +231,7 @@ def deploy(
             f"Scale {target_cs.color} to 0 first and deploy fresh instances of {version}?"
         ):
             raise RefusedError("deployment cancelled; nothing changed")
-        decisions = Decisions(version, capacity, replace_existing=True)
+        decisions = Decisions(version, capacity, replace_existing=True, stamp=decisions.stamp)
         notes.append(f"replaced the {len(target_cs.instances)} existing {target_cs.color} instance(s)")
     ctx.driver.check_available(ctx.env)
     if dry_run:
@@ -241,7 +252,7 @@ def deploy(
             notes=notes,
         )
     copy, discovery_notes = _discovery(ctx, wiring, version, skip_confirmation=skip_confirmation)
-    decisions = Decisions(version, capacity, decisions.replace_existing, copy)
+    decisions = Decisions(version, capacity, decisions.replace_existing, copy, decisions.stamp)
     first = plan_deploy(st, decisions)
     outcome = execute(ctx, first, lambda now, token: plan_deploy(now, decisions, token))
     outcome.notes = discovery_notes + notes + outcome.notes

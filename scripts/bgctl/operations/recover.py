@@ -25,7 +25,7 @@ from bgctl.gate import read_gate
 from bgctl.history import HistoryRecord, HistoryStore
 from bgctl.journal import Journal
 from bgctl.lock import EnvLock, LockInfo, now_iso, whoami
-from bgctl.operations import wiring_of
+from bgctl.operations import hook_actions, wiring_of
 from bgctl.plan import Action, Basis, ClearShutdown, Plan, SetMin, Unprotect
 from bgctl.runner import KeptForRecovery, Runner, deferred_signals, describe_state
 from bgctl.shutdown import shutdown_param
@@ -71,6 +71,10 @@ def finishing_actions(st: EnvState, journal: Journal) -> list[Action]:
         )
     if new.min_size != policy.serving_min:
         actions.append(SetMin(new.asg_name, new.min_size, policy.serving_min, "serving"))
+    version = journal.version if journal.operation == "deploy" else new.version
+    actions[:0] = hook_actions(
+        wiring, journal.operation, "post-switch", version=version, color=intended.active, stamp=journal.stamp
+    )
     if journal.operation == "deploy" and st.shutdown is not None:
         actions.append(ClearShutdown(shutdown_param(st.env)))
     return actions
