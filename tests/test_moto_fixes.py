@@ -1,0 +1,123 @@
+"""The moto fidelity fixes that make a plan right after ``terraform apply`` empty (moto_fixes 3 and 4).
+
+Each fix is checked twice through the sandbox's moto server: with the fix, moto answers as AWS does;
+inside ``moto_fixes.stock(...)`` it answers as stock moto 5.2.5 does, which is what Terraform's AWS
+provider reads as drift. When a moto release fixes either bug, the stock half fails and says so: the
+fix can then go.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bgctl.sandbox import moto_fixes
+
+
+@pytest.fixture(scope="module")
+def moto(sandbox_session):
+    """The session's moto server; emptied afterwards, so read-only tests rebuild their topology."""
+    yield sandbox_session
+    sandbox_session.reset(rebuild=False)
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _launch_template(clients, name: str) -> dict:
+    clients.ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={
+            "ImageId": "ami-12c6146b",
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Color", "Value": "blue"}]}],
+        },
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": "Environment", "Value": "beta"}]}
+        ],
+    )
+    versions = clients.ec2.describe_launch_template_versions(LaunchTemplateName=name)
+    return dict(versions["LaunchTemplateVersions"][0])
+
+
+def test_launch_template_keeps_its_own_tags_out_of_version_data(moto):
+    clients = moto.clients
+    name = _name("lt-fixed")
+    version = _launch_template(clients, name)
+    # AWS: the version's data holds only what LaunchTemplateData said...
+    assert version["LaunchTemplateData"]["TagSpecifications"] == [
+        {"ResourceType": "instance", "Tags": [{"Key": "Color", "Value": "blue"}]}
+    ]
+    # ...and the template's own tags stay on the template.
+    (template,) = clients.ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
+    assert template["Tags"] == [{"Key": "Environment", "Value": "beta"}]
+
+
+def test_a_launch_template_without_data_tags_gets_none_in_its_version(moto):
+    clients = moto.clients
+    name = _name("lt-notags")
+    clients.ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={"ImageId": "ami-12c6146b"},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Color", "Value": "green"}]}],
+    )
+    (version,) = clients.ec2.describe_launch_template_versions(LaunchTemplateName=name)[
+        "LaunchTemplateVersions"
+    ]
+    assert "TagSpecifications" not in version["LaunchTemplateData"]
+
+
+def test_stock_moto_still_copies_launch_template_tags_into_version_1(moto):
+    with moto_fixes.stock("launch_template_tags"):
+        version = _launch_template(moto.clients, _name("lt-stock"))
+    kinds = [s["ResourceType"] for s in version["LaunchTemplateData"]["TagSpecifications"]]
+    assert kinds == ["instance", "launch-template"], "moto no longer leaks the tags: drop fix 3"
+
+
+def _policy(clients, *, enabled: bool | None = None) -> dict:
+    group = _name("asg")
+    template = _name("lt")
+    clients.ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": "ami-12c6146b"}
+    )
+    clients.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        MinSize=0,
+        MaxSize=1,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "1"},
+        AvailabilityZones=["us-east-1a"],
+    )
+    extra = {} if enabled is None else {"Enabled": enabled}
+    clients.autoscaling.put_scaling_policy(
+        AutoScalingGroupName=group,
+        PolicyName=f"{group}-cpu",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+            "TargetValue": 50.0,
+        },
+        **extra,
+    )
+    (policy,) = clients.autoscaling.describe_policies(AutoScalingGroupName=group)["ScalingPolicies"]
+    return dict(policy)
+
+
+@pytest.mark.parametrize(("enabled", "expected"), [(None, True), (True, True), (False, False)])
+def test_describe_policies_says_enabled_and_has_no_empty_predictive_block(moto, enabled, expected):
+    policy = _policy(moto.clients, enabled=enabled)
+    assert policy["Enabled"] is expected
+    assert "PredictiveScalingConfiguration" not in policy
+    assert policy["TargetTrackingConfiguration"]["TargetValue"] == 50.0
+
+
+def test_stock_moto_still_drops_enabled_and_returns_an_empty_predictive_block(moto):
+    with moto_fixes.stock("scaling_policy_enabled"):
+        policy = _policy(moto.clients, enabled=True)
+    assert "Enabled" not in policy, "moto now returns Enabled: drop half of fix 4"
+    assert policy.get("PredictiveScalingConfiguration") == {}, "moto fixed the predictive block"
+
+
+def test_stock_rejects_unknown_fix_names():
+    with pytest.raises(ValueError, match="unknown fix"), moto_fixes.stock("no_such_fix"):
+        pass
