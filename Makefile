@@ -12,6 +12,10 @@ BG := $(PY) scripts/bluegreen.py
 # Terraform: the one on PATH when it matches .terraform-version, else the pinned 1.0.3 from .tools
 # (syntax-level checks only). scripts/terraform-bin prints the path it chose.
 TERRAFORM = $(shell scripts/terraform-bin)
+# Every terraform the project runs uses the project's CLI configuration (bgctl.tfconfig): providers
+# from a filesystem mirror when one holds hashicorp/aws, else from the registry. Target `tfrc` writes it.
+TFRC := $(CURDIR)/.bluegreen/terraformrc
+TFENV = TF_CLI_CONFIG_FILE=$(TFRC) CHECKPOINT_DISABLE=1
 
 ENV ?=
 VERSION ?=
@@ -52,7 +56,7 @@ lock: ## Re-resolve the lock files (needs the registry; run after editing pyproj
 # Quality gates
 # ---------------------------------------------------------------------------------------------------
 .PHONY: test
-test: lint typecheck pytest tf-check ## Everything CI runs: lint, mypy, pytest, terraform fmt, checkov
+test: lint typecheck pytest tf-check ## Everything CI runs: lint, mypy, pytest, terraform fmt + validate, checkov
 
 .PHONY: lint
 lint: ## ruff check and ruff format --check
@@ -60,26 +64,30 @@ lint: ## ruff check and ruff format --check
 	$(VENV)/bin/ruff format --check scripts tests
 
 .PHONY: fmt
-fmt: ## Format Python (ruff) and Terraform (terraform fmt) in place
+fmt: tfrc ## Format Python (ruff) and Terraform (terraform fmt) in place
 	$(VENV)/bin/ruff check --fix scripts tests
 	$(VENV)/bin/ruff format scripts tests
-	$(TERRAFORM) fmt -recursive terraform/
+	$(TFENV) $(TERRAFORM) fmt -recursive terraform/
 
 .PHONY: typecheck
 typecheck: ## mypy --strict over the package
 	$(VENV)/bin/mypy
 
 .PHONY: pytest
-pytest: ## The pytest suite (moto sandbox, contract tests, terraform adapter)
-	BLUEGREEN_TERRAFORM=$(TERRAFORM) BLUEGREEN_TF_PLUGIN_DIR=$(CURDIR)/$(TOOLS)/plugins $(VENV)/bin/pytest -q $(ARGS)
+pytest: tfrc ## The pytest suite (moto sandbox, contract tests, terraform adapter, Terraform e2e where possible)
+	$(TFENV) BLUEGREEN_TERRAFORM=$(TERRAFORM) BLUEGREEN_TF_PLUGIN_DIR=$(CURDIR)/$(TOOLS)/plugins $(VENV)/bin/pytest -q $(ARGS)
 
 .PHONY: tf-check
-tf-check: tf-fmt checkov ## Static Terraform checks: fmt -check and checkov (the contract suite runs in pytest)
+tf-check: tf-fmt tf-validate checkov ## Terraform checks: fmt -check, validate (with the AWS provider), checkov
+
+.PHONY: tfrc
+tfrc:
+	@PYTHONPATH=scripts $(PY) -m bgctl.tfconfig >/dev/null
 
 .PHONY: tf-fmt
-tf-fmt:
+tf-fmt: tfrc
 	@echo "terraform fmt -check ($(TERRAFORM))"
-	$(TERRAFORM) fmt -check -recursive -diff terraform/
+	$(TFENV) $(TERRAFORM) fmt -check -recursive -diff terraform/
 
 .PHONY: checkov
 checkov:
@@ -156,5 +164,5 @@ bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 env
 	$(PY) scripts/bench.py $(ARGS)
 
 .PHONY: tf-validate
-tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
-	scripts/tf-validate
+tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)
+	$(TFENV) $(PY) scripts/tf-validate
