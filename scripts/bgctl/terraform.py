@@ -7,6 +7,14 @@ take an environment or a timeout, so ``_Terraform`` keeps the command-line build
 environment and a deadline, and returns text.
 
 Every failure raises ``TerraformError`` carrying the tail of Terraform's stderr.
+
+Every command also gets ``TF_CLI_CONFIG_FILE`` (the project's CLI configuration, ``bgctl.tfconfig``)
+and, before anything that could reach AWS, ``bgctl.tfoverride.endpoint_problem`` decides whether the
+root's provider talks to the same AWS as the process environment: a local endpoint (the sandbox) only
+with the root's sandbox override aimed at it and fake keys, real AWS only without one.
+
+``BLUEGREEN_TF_PLAN_LOG=<dir>`` keeps a copy of every plan read as JSON (what the plan guard saw);
+``observe_commands()`` records each command's wall time (the Terraform benchmark reads it).
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +41,42 @@ STDERR_TAIL_LINES = 20
 SUPPORTED_PLAN_FORMATS = ("0.", "1.")
 
 _AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+PLAN_LOG_ENV = "BLUEGREEN_TF_PLAN_LOG"
+# Commands that never reach AWS or the state backend: no endpoint check.
+_OFFLINE_COMMANDS = frozenset({"show", "version", "fmt", "validate"})
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """One terraform command: its subcommand, root, exit code and wall time."""
+
+    command: str
+    working_dir: Path
+    returncode: int
+    seconds: float
+
+
+_observers: list[list[CommandRecord]] = []
+_observers_lock = threading.Lock()
+
+
+@contextmanager
+def observe_commands() -> Iterator[list[CommandRecord]]:
+    """Collect a CommandRecord for every terraform command any TerraformRoot runs inside the block."""
+    records: list[CommandRecord] = []
+    with _observers_lock:
+        _observers.append(records)
+    try:
+        yield records
+    finally:
+        with _observers_lock:
+            _observers.remove(records)
+
+
+def _notify(record: CommandRecord) -> None:
+    with _observers_lock:
+        for records in _observers:
+            records.append(record)
 
 
 def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
@@ -55,7 +102,15 @@ class _Terraform(Terraform):  # type: ignore[misc]  # python-terraform ships no 
     def cmd(self, cmd: str, *args: Any, **kwargs: Any) -> tuple[int, str, str]:
         for quirk in ("capture_output", "raise_on_error", "synchronous"):
             kwargs.pop(quirk, None)
+        if cmd not in _OFFLINE_COMMANDS:
+            from bgctl.tfoverride import endpoint_problem
+
+            problem = endpoint_problem(Path(self.working_dir), self._env)
+            if problem:
+                self.temp_var_files.clean_up()
+                raise TerraformError(f"terraform {cmd} refused: {problem}")
         argv: list[str] = self.generate_cmd_string(cmd, *args, **kwargs)
+        started = time.monotonic()
         try:
             proc = subprocess.run(
                 argv,
@@ -74,6 +129,7 @@ class _Terraform(Terraform):  # type: ignore[misc]  # python-terraform ships no 
             raise TerraformError(f"cannot run terraform ({argv[0]}): {exc.strerror}") from exc
         finally:
             self.temp_var_files.clean_up()
+        _notify(CommandRecord(cmd, Path(self.working_dir), proc.returncode, time.monotonic() - started))
         return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -93,7 +149,8 @@ class TerraformRoot:
     """One Terraform root module driven through python-terraform.
 
     ``plugin_dir`` (a ``-plugin-dir`` layout) makes ``init`` install providers only from there, never
-    from the registry. ``env`` is added to the process environment for every command.
+    from the registry. ``env`` is added to the process environment for every command; unless it names
+    its own ``TF_CLI_CONFIG_FILE``, the project's CLI configuration is used.
     """
 
     def __init__(
@@ -109,13 +166,27 @@ class TerraformRoot:
         # A relative binary path would be resolved against the root's directory: make it absolute.
         self.binary = str(Path(binary).resolve()) if os.sep in str(binary) else str(binary)
         self.plugin_dir = Path(plugin_dir).resolve() if plugin_dir else None
+        from bgctl.tfconfig import cli_config_env
+
         full_env = dict(os.environ)
         full_env.update(_AUTOMATION_ENV)
+        full_env.update(cli_config_env())
         full_env.update(env or {})
         self._tf = _Terraform(self.working_dir, self.binary, full_env, timeout)
 
     def __repr__(self) -> str:
         return f"TerraformRoot({str(self.working_dir)!r}, binary={self.binary!r})"
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment every terraform command of this root runs with."""
+        return dict(self._tf._env)
+
+    def endpoint_problem(self) -> str | None:
+        """Why Terraform must not run in this root with its environment (None: it may)."""
+        from bgctl.tfoverride import endpoint_problem
+
+        return endpoint_problem(self.working_dir, self._tf._env)
 
     def _check(self, what: str, result: tuple[int, str, str], ok: tuple[int, ...] = (0,)) -> CommandResult:
         code, out, err = result
@@ -169,7 +240,17 @@ class TerraformRoot:
         version = str(doc.get("format_version", ""))
         if not version.startswith(SUPPORTED_PLAN_FORMATS):
             raise TerraformError(f"unsupported plan JSON format_version {version!r}")
+        self._log_plan(result.stdout)
         return doc
+
+    def _log_plan(self, text: str) -> None:
+        """Keep the plan JSON in ``$BLUEGREEN_TF_PLAN_LOG`` (if set) as ``<root>-<ns>.json``."""
+        directory = self._tf._env.get(PLAN_LOG_ENV)
+        if not directory:
+            return
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{self.working_dir.name}-{time.time_ns()}.json").write_text(text, encoding="utf-8")
 
     def show_text(self, planfile: PlanFile | Path) -> str:
         """``terraform show PLANFILE``: the human-readable plan."""
@@ -201,24 +282,19 @@ def _one_line(exc: TerraformError) -> str:
     return f"{reason} ({why.rstrip(':')})" if why else reason
 
 
-LOCAL_ENDPOINT_REASON = (
-    "AWS_ENDPOINT_URL points at a local endpoint (the sandbox), which Terraform's AWS provider and S3 "
-    "backend would not use"
-)
-
-
 def try_init(root: TerraformRoot, *, backend: bool = True) -> tuple[bool, str]:
     """Initialise ``root`` (providers, and the backend unless ``backend`` is False).
 
-    Returns (True, "") or (False, one-line reason): where the AWS provider cannot be installed (machines
-    that reach only package registries, the sandbox) this is how a switch or plan learns it cannot use
-    Terraform, before anything changes. ``init`` is what the switch needs first anyway, and it is
-    cached in the root's ``.terraform`` directory, so nothing is downloaded twice.
+    Returns (True, "") or (False, one-line reason): where Terraform must not run against the AWS this
+    process talks to (``TerraformRoot.endpoint_problem``: a local endpoint without the root's sandbox
+    override, a sandbox root against real AWS, real credentials against the sandbox) or the AWS provider
+    cannot be installed, this is how a switch or plan learns it cannot use Terraform, before anything
+    changes. ``init`` is what the switch needs first anyway, and it is cached in the root's
+    ``.terraform`` directory, so nothing is downloaded twice.
     """
-    from bgctl.health import local_endpoint
-
-    if local_endpoint():
-        return False, LOCAL_ENDPOINT_REASON
+    problem = root.endpoint_problem()
+    if problem:
+        return False, problem
     # Providers first, without the backend: where they cannot be installed nothing contacts the state.
     for with_backend in (False, True) if backend else (False,):
         try:
