@@ -24,7 +24,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +161,7 @@ class TerraformRoot:
         env: Mapping[str, str] | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        unset: Iterable[str] = (),
     ) -> None:
         self.working_dir = Path(working_dir)
         # A relative binary path would be resolved against the root's directory: make it absolute.
@@ -168,7 +169,8 @@ class TerraformRoot:
         self.plugin_dir = Path(plugin_dir).resolve() if plugin_dir else None
         from bgctl.tfconfig import cli_config_env
 
-        full_env = dict(os.environ)
+        dropped = set(unset)
+        full_env = {k: v for k, v in os.environ.items() if k not in dropped}
         full_env.update(_AUTOMATION_ENV)
         full_env.update(cli_config_env())
         full_env.update(env or {})
