@@ -121,3 +121,54 @@ def test_stock_moto_still_drops_enabled_and_returns_an_empty_predictive_block(mo
 def test_stock_rejects_unknown_fix_names():
     with pytest.raises(ValueError, match="unknown fix"), moto_fixes.stock("no_such_fix"):
         pass
+
+
+def _mixed_group(clients) -> str:
+    group, template = _name("mixed"), _name("lt")
+    clients.ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": "ami-12c6146b"}
+    )
+    clients.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        MinSize=0,
+        MaxSize=4,
+        AvailabilityZones=["us-east-1a"],
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": template, "Version": "1"},
+                "Overrides": [{"InstanceType": "m6i.large"}, {"InstanceType": "m5.large"}],
+            },
+            "InstancesDistribution": {
+                "OnDemandBaseCapacity": 2,
+                "OnDemandPercentageAboveBaseCapacity": 25,
+            },  # prod's
+        },
+    )
+    return group
+
+
+def _describe_group(clients, name: str) -> dict:
+    (group,) = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    return dict(group)
+
+
+def test_an_update_that_omits_the_mixed_instances_policy_keeps_it(moto):
+    clients = moto.clients
+    group = _mixed_group(clients)
+    before = _describe_group(clients, group)["MixedInstancesPolicy"]
+    # What the deploy tool sends: sizes only (scale, protect, set_min).
+    clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=2, DesiredCapacity=2)
+    after = _describe_group(clients, group)
+    assert after["MixedInstancesPolicy"] == before
+    assert (after["MinSize"], after["DesiredCapacity"], len(after["Instances"])) == (2, 2, 2)
+    assert "LaunchTemplate" not in after
+
+
+def test_stock_moto_still_wipes_the_mixed_instances_policy_on_update(moto):
+    clients = moto.clients
+    group = _mixed_group(clients)
+    with moto_fixes.stock("update_keeps_mixed_instances"):
+        clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=1)
+    assert "MixedInstancesPolicy" not in _describe_group(clients, group), "moto keeps it now: drop fix 5"

@@ -1,4 +1,4 @@
-"""Four fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
+"""Five fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
 
 1. Scale-in leaves stale targets. moto deregisters terminated instances from target groups only when
    they are terminated through the EC2 TerminateInstances API. An ASG that scales in (set_desired_capacity,
@@ -24,17 +24,26 @@
    every plan after apply wants to update each policy. Fix: the policy keeps the ``Enabled`` it was
    put with (default true) and has no predictive configuration unless one was given.
 
-With 3 and 4 a plan right after ``terraform apply`` against the sandbox is empty, as it is on AWS; the
-plan guard (which refuses any plan that is more than the switch) depends on that.
+5. An update wipes the mixed instances policy. moto's UpdateAutoScalingGroup replaces the group's
+   ``MixedInstancesPolicy`` with whatever the request carries, so any update that omits it (the deploy
+   tool's ``MinSize``/``DesiredCapacity`` updates) deletes the policy; AWS leaves parameters a request
+   omits unchanged. Terraform then plans to put the policy back on both colors of prod, and the plan
+   guard refuses the switch. Fix: an update without a policy, launch template or launch configuration
+   keeps the policy it had.
+
+With 3, 4 and 5 a plan right after ``terraform apply``, and after the deploy tool has scaled and
+protected the groups, is empty against the sandbox, as it is on AWS; the plan guard (which refuses any
+plan that is more than the switch) depends on that.
 
 moto's backends are process-global, so the hook is too: one Sandbox per process (as with moto itself).
 Every patch checks moto's internals and skips itself with a warning when those have changed. Fixes 3
-and 4 can be turned off for a while (``stock("launch_template_tags")``) so a test can show that stock
+to 5 can be turned off for a while (``stock("launch_template_tags")``) so a test can show that stock
 moto still needs them.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -72,7 +81,7 @@ def set_terminate_listener(listener: Callable[[list[str]], None] | None) -> None
     _on_terminate = listener
 
 
-SWITCHABLE_FIXES = ("launch_template_tags", "scaling_policy_enabled")
+SWITCHABLE_FIXES = ("launch_template_tags", "scaling_policy_enabled", "update_keeps_mixed_instances")
 _stock: set[str] = set()
 
 
@@ -103,7 +112,7 @@ def install() -> bool:
         if _installed:
             return True
         try:
-            from moto.autoscaling.models import FakeScalingPolicy
+            from moto.autoscaling.models import FakeAutoScalingGroup, FakeScalingPolicy
             from moto.autoscaling.responses import AutoScalingResponse
             from moto.ec2.models.instances import InstanceBackend
             from moto.ec2.models.launch_templates import LaunchTemplateBackend
@@ -117,6 +126,7 @@ def install() -> bool:
             and hasattr(FakeTargetGroup, "deregister_terminated_instances")
             and hasattr(LaunchTemplateBackend, "create_launch_template")
             and hasattr(AutoScalingResponse, "put_scaling_policy")
+            and hasattr(FakeAutoScalingGroup, "update")
         ):
             warnings.warn("sandbox: moto internals changed; fixes not applied", stacklevel=2)
             return False
@@ -124,6 +134,7 @@ def install() -> bool:
         _patch_health(FakeTargetGroup, FakeHealthStatus)
         _patch_launch_template_tags(LaunchTemplateBackend)
         _patch_scaling_policy(AutoScalingResponse, FakeScalingPolicy)
+        _patch_group_update(FakeAutoScalingGroup)
         _installed = True
         return True
 
@@ -204,3 +215,27 @@ def _patch_scaling_policy(response: Any, policy_class: Any) -> None:
 
     response.put_scaling_policy = put_scaling_policy
     policy_class.__init__ = init
+
+
+def _patch_group_update(group_class: Any) -> None:
+    original = group_class.update
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's backend calls update() with keywords only; a positional call is left alone.
+        chosen = ("launch_config_name", "launch_template", "mixed_instances_policy")
+        if (
+            _active("update_keeps_mixed_instances")
+            and not args
+            and self.mixed_instances_policy
+            and not any(kwargs.get(name) for name in chosen)
+        ):
+            # moto stores the spec with both LaunchTemplateId and LaunchTemplateName and rejects that
+            # on input: hand it back by id (it resolves and stores both again).
+            policy = copy.deepcopy(self.mixed_instances_policy)
+            spec = policy.get("LaunchTemplate", {}).get("LaunchTemplateSpecification", {})
+            if spec.get("LaunchTemplateId"):
+                spec.pop("LaunchTemplateName", None)
+            kwargs["mixed_instances_policy"] = policy
+        return original(self, *args, **kwargs)
+
+    group_class.update = update
