@@ -19,8 +19,10 @@ with the root's sandbox override aimed at it and fake keys, real AWS only withou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -41,6 +43,7 @@ STDERR_TAIL_LINES = 20
 SUPPORTED_PLAN_FORMATS = ("0.", "1.")
 
 _AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+INIT_STAMP = "bluegreen-init.json"  # in the data directory: the fingerprint of the last good init
 PLAN_LOG_ENV = "BLUEGREEN_TF_PLAN_LOG"
 # Commands that never reach AWS or the state backend: no endpoint check.
 _OFFLINE_COMMANDS = frozenset({"show", "version", "fmt", "validate"})
@@ -48,12 +51,14 @@ _OFFLINE_COMMANDS = frozenset({"show", "version", "fmt", "validate"})
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """One terraform command: its subcommand, root, exit code and wall time."""
+    """One terraform command: its subcommand, root, exit code and wall time (``cached``: an init that
+    was skipped because nothing it reads changed)."""
 
     command: str
     working_dir: Path
     returncode: int
     seconds: float
+    cached: bool = False
 
 
 _observers: list[list[CommandRecord]] = []
@@ -199,7 +204,23 @@ class TerraformRoot:
         return CommandResult(code, out, err)
 
     def init(self, *, backend: bool = True) -> None:
-        """``terraform init``; with ``backend=False`` the state backend is not configured."""
+        """``terraform init``; with ``backend=False`` the state backend is not configured.
+
+        Skipped when this working directory was initialised successfully (with the backend, if one is
+        asked for) and nothing ``init`` reads has changed since: see ``_init_fingerprint``. A switch
+        initialises up to three times (checks, then the switch itself); only the first one runs.
+        """
+        stamp = self._data_dir() / INIT_STAMP
+        fingerprint = self._init_fingerprint()
+        if fingerprint is not None and stamp.is_file():
+            try:
+                done = json.loads(stamp.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                done = {}
+            if done.get("fingerprint") == fingerprint and (done.get("backend") or not backend):
+                _notify(CommandRecord("init", self.working_dir, 0, 0.0, cached=True))
+                return
+        stamp.unlink(missing_ok=True)
         self._check(
             "init",
             self._tf.init(
@@ -210,6 +231,60 @@ class TerraformRoot:
                 no_color=IsFlagged,
             ),
         )
+        after = self._init_fingerprint()
+        if after is not None:
+            stamp.write_text(json.dumps({"fingerprint": after, "backend": backend}) + "\n", encoding="utf-8")
+
+    def _data_dir(self) -> Path:
+        data = Path(self._tf._env.get("TF_DATA_DIR") or ".terraform")
+        return data if data.is_absolute() else self.working_dir / data
+
+    def _init_fingerprint(self) -> str | None:
+        """A digest of everything ``terraform init`` reads or writes, or None when not initialised.
+
+        The root's and its local modules' ``*.tf``/``*.tf.json`` (modules as recorded in
+        ``modules.json``), the dependency lock file, the backend record, the CLI configuration, the
+        binary, ``-plugin-dir`` and the variables that move any of those. None also when an installed
+        provider's link or directory is gone (e.g. the mirror moved).
+        """
+        data = self._data_dir()
+        modules_json = data / "modules" / "modules.json"
+        lock = self.working_dir / ".terraform.lock.hcl"
+        if not (data.is_dir() and lock.is_file()):
+            return None
+        providers = data / "providers"
+        if providers.is_dir() and any(not p.exists() for p in providers.glob("*/*/*/*/*")):
+            return None
+        digest = hashlib.sha256()
+
+        def add(label: str, content: bytes) -> None:
+            digest.update(f"{label}\0{len(content)}\0".encode())
+            digest.update(content)
+
+        try:
+            recorded = modules_json.read_text(encoding="utf-8") if modules_json.is_file() else "{}"
+            modules = json.loads(recorded).get("Modules") or []  # a root without modules has none
+            dirs = sorted({str(m.get("Dir") or ".") for m in modules} | {"."})
+            for rel in dirs:
+                directory = (self.working_dir / rel).resolve()
+                for path in sorted([*directory.glob("*.tf"), *directory.glob("*.tf.json")]):
+                    add(f"{rel}/{path.name}", path.read_bytes())
+            for path in (lock, modules_json, data / "terraform.tfstate"):
+                add(path.name, path.read_bytes() if path.is_file() else b"")
+            config = self._tf._env.get("TF_CLI_CONFIG_FILE", "")
+            add("cli-config", Path(config).read_bytes() if config and Path(config).is_file() else b"")
+            binary = shutil.which(self.binary) or self.binary
+            stat = Path(binary).stat() if Path(binary).exists() else None
+            add(
+                "binary",
+                f"{binary}:{stat.st_size if stat else ''}:{stat.st_mtime_ns if stat else ''}".encode(),
+            )
+            add("plugin-dir", str(self.plugin_dir or "").encode())
+            for name in ("TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "TF_CLI_CONFIG_FILE"):
+                add(name, self._tf._env.get(name, "").encode())
+        except (OSError, ValueError):
+            return None
+        return digest.hexdigest()
 
     def plan_to_file(self, path: Path, var_overrides: Mapping[str, str] | None = None) -> PlanFile:
         """``terraform plan -out=path -detailed-exitcode``; exit 2 means the plan changes something."""
