@@ -166,3 +166,11 @@ bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 env
 .PHONY: tf-validate
 tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)
 	$(TFENV) $(PY) scripts/tf-validate
+
+# ---------------------------------------------------------------------------------------------------
+# Terraform against the sandbox (needs Terraform >= 1.10 and the hashicorp/aws provider; else one
+# "skipped:" line). The roots are applied to moto on 127.0.0.1 from a working copy of terraform/.
+# ---------------------------------------------------------------------------------------------------
+.PHONY: e2e
+e2e: tfrc ## Apply shared, prod, beta to moto; deploy, rollback, switch via the Terraform driver [ARGS=--all]
+	$(TFENV) $(PY) scripts/tf-e2e $(ARGS)
