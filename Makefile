@@ -174,3 +174,7 @@ tf-validate: tfrc ## terraform init -backend=false && validate, every root (skip
 .PHONY: e2e
 e2e: tfrc ## Apply shared, prod, beta to moto; deploy, rollback, switch via the Terraform driver [ARGS=--all]
 	$(TFENV) $(PY) scripts/tf-e2e $(ARGS)
+
+.PHONY: bench-tf
+bench-tf: tfrc ## The Terraform switch driver (init/plan/guard/apply) against bare plan && apply [ARGS=--env prod]
+	$(TFENV) $(PY) scripts/bench-tf $(ARGS)
