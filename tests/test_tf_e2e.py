@@ -61,10 +61,19 @@ def test_the_boto3_sandbox_is_the_topology_terraform_builds(tf_build, sandbox_re
     assert not differences, "boto3 sandbox != Terraform:\n" + "\n".join(differences)
 
 
-@pytest.mark.parametrize("env", E2E_ENVS)
-def test_deploy_rollback_switch_through_the_terraform_driver(tf_build, env):
+@pytest.fixture(scope="module")
+def operations_run(tf_build) -> dict[str, BaseException | None]:
+    """Deploy, rollback and switch on beta and prod, the two environments at once."""
     e2e, _ = tf_build
-    e2e.run_env(env)  # raises E2EFailure naming what it saw
+    return e2e.run_envs(E2E_ENVS)
+
+
+@pytest.mark.parametrize("env", E2E_ENVS)
+def test_deploy_rollback_switch_through_the_terraform_driver(tf_build, operations_run, env):
+    e2e, _ = tf_build
+    failure = operations_run[env]
+    if failure is not None:
+        raise failure  # E2EFailure names what it saw
     fresh = json.loads(e2e.plans[f"{env}-deploy"].read_text(encoding="utf-8"))
     committed = json.loads((PLANS / fixture_name(env)).read_text(encoding="utf-8"))
     assert plan_shape(fresh) == plan_shape(committed), (

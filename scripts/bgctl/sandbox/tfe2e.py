@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class E2E:
     sandbox: TerraformSandbox
     plans_dir: Path
     log: Callable[[str], None] = print
+    jobs: int = 2  # environments (and re-plans) run at once
     timings: list[Timing] = field(default_factory=list)
     plans: dict[str, Path] = field(default_factory=dict)  # "<env>-<op>" -> the plan the guard saw
 
@@ -99,7 +101,10 @@ class E2E:
 
     # -- checks ------------------------------------------------------------------------------------
     def roots_with_changes(self, roots: Sequence[str] | None = None) -> list[str]:
-        return [r for r in (roots or self.sandbox.roots()) if self.sandbox.replan_has_changes(r)]
+        names = list(roots or self.sandbox.roots())
+        with ThreadPoolExecutor(max(1, min(self.jobs, len(names)))) as pool:
+            changed = list(pool.map(self.sandbox.replan_has_changes, names))
+        return [name for name, has_changes in zip(names, changed, strict=True) if has_changes]
 
     def check_build(self) -> None:
         changed = self.timed("re-plan every root after the build", self.roots_with_changes)
@@ -198,6 +203,20 @@ class E2E:
             self.operation(env, op)
         self.timed(f"{env}: validate", lambda: self.run_cli(env, ["validate"]))
 
+    def run_envs(self, envs: Sequence[str]) -> dict[str, BaseException | None]:
+        """``run_env`` for each environment, ``jobs`` at a time (they share nothing but the load
+        balancer, and each holds its own lock); returns each one's failure or None."""
+
+        def one(env: str) -> BaseException | None:
+            try:
+                self.run_env(env)
+            except Exception as exc:  # noqa: BLE001 - reported per environment by the caller
+                return exc
+            return None
+
+        with ThreadPoolExecutor(max(1, min(self.jobs, len(envs)))) as pool:
+            return dict(zip(envs, pool.map(one, envs), strict=True))
+
     def update_fixtures(self, target: Path = FIXTURES_DIR) -> list[Path]:
         """Copy each environment's first switch plan (the deploy's, blue -> green) into ``target``."""
         written = []
@@ -215,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--all", action="store_true", help="apply all nine environment roots (beta+prod: default)"
     )
-    parser.add_argument("--jobs", type=int, default=2, help="path environments applied at once")
+    parser.add_argument("--jobs", type=int, default=2, help="roots applied, environments exercised at once")
     parser.add_argument("--plans-dir", type=Path, default=None, help="keep the plans the guard saw here")
     parser.add_argument(
         "--update-fixtures", action="store_true", help=f"write {fixture_name('ENV')} fixtures"
@@ -234,11 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     plans_dir = args.plans_dir or Path(tempfile.mkdtemp(prefix="bluegreen-e2e-plans-"))
     plans_dir.mkdir(parents=True, exist_ok=True)
-    e2e = E2E(sandbox, plans_dir)
+    e2e = E2E(sandbox, plans_dir, jobs=args.jobs)
     try:
         e2e.check_build()
-        for env in E2E_ENVS:
-            e2e.run_env(env)
+        failures = {env: exc for env, exc in e2e.run_envs(E2E_ENVS).items() if exc is not None}
+        if failures:
+            raise E2EFailure("\n".join(f"{env}: {exc}" for env, exc in failures.items()))
     except AssertionError as exc:
         print(f"e2e: FAILED: {exc}", file=sys.stderr)
         if args.keep:
