@@ -143,6 +143,10 @@ class SandboxProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
@@ -517,6 +521,47 @@ class TerraformSandbox:
         """``terraform plan -detailed-exitcode`` of the root as it is on disk: True when not empty."""
         with tempfile.TemporaryDirectory(prefix="bluegreen-replan-") as tmp:
             return self.root(name).plan_to_file(Path(tmp) / "replan.tfplan").has_changes
+
+
+def serve_until_interrupted(sandbox: TerraformSandbox) -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM, or until the sandbox process exits; then return.
+
+    For ``sandbox up`` in the foreground; call from the main thread. The caller stops the sandbox."""
+    import signal
+    import threading
+
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(0.5) and sandbox.process.alive:
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def cli_sandbox(
+    envs: Sequence[str], *, log: Log = _quiet, binary: str | None = None
+) -> Iterator[TerraformSandbox]:
+    """The Terraform sandbox for ``sandbox up --tf`` / ``sandbox demo --tf``: built on entry, stopped on
+    exit. Where Terraform or the AWS provider is missing it raises TerraformError (exit 1) with the
+    one-line reason and the way out, before anything starts."""
+    from bgctl.errors import TerraformError
+
+    sandbox = TerraformSandbox(envs=tuple(envs), binary=binary, log=log)
+    try:
+        sandbox.start()
+    except TerraformUnavailable as exc:
+        raise TerraformError(
+            f"cannot build the sandbox with Terraform here: {exc.reason}",
+            hint="without TF=1 the sandbox is built with boto3 and needs neither Terraform nor the provider",
+        ) from exc
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
 
 
 def build_terraform_sandbox(
