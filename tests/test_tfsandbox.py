@@ -4,6 +4,7 @@ what the roots expect to exist, the apply order, and the refusal where Terraform
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import boto3
@@ -124,3 +125,60 @@ def test_the_cli_sandbox_refuses_in_one_line_without_terraform():
         "no Terraform binary ('/nonexistent/terraform' is not on PATH)"
     )
     assert err.value.hint and "without TF=1" in err.value.hint
+
+
+def _running(tmp_path) -> TerraformSandbox:
+    """A TerraformSandbox around a live child process, as start() leaves it (nothing applied)."""
+    sandbox = TerraformSandbox(envs=("beta",), workdir=tmp_path, binary="terraform")
+    sandbox._process = SandboxProcess().start()
+    return sandbox
+
+
+def test_env_file_points_other_shells_at_the_sandbox_and_its_working_copy(tmp_path):
+    sandbox = _running(tmp_path)
+    try:
+        text = sandbox.env_file(tmp_path / "env").read_text()
+        environ = sandbox.environ()
+    finally:
+        sandbox.stop()
+    lines = text.splitlines()
+    assert (
+        lines[1].startswith("unset ") and "AWS_PROFILE" in lines[1] and "BLUEGREEN_TF_PLUGIN_DIR" in lines[1]
+    )
+    assert f"export AWS_ENDPOINT_URL='{environ['AWS_ENDPOINT_URL']}'" in lines
+    assert f"export BLUEGREEN_ENVS_DIR='{tmp_path / 'terraform' / 'envs'}'" in lines
+    assert any(line.startswith("export TF_CLI_CONFIG_FILE='") for line in lines)
+    assert "export AWS_ACCESS_KEY_ID='testing'" in lines
+    assert environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+
+def test_child_environ_drops_real_credentials_and_the_null_provider_dir(tmp_path):
+    sandbox = _running(tmp_path)
+    try:
+        env = sandbox.child_environ(
+            {
+                "AWS_PROFILE": "prod",
+                "BLUEGREEN_TF_PLUGIN_DIR": "/x",
+                "AWS_ACCESS_KEY_ID": "AKIAREAL",
+                "HOME": "/h",
+            }
+        )
+    finally:
+        sandbox.stop()
+    assert "AWS_PROFILE" not in env and "BLUEGREEN_TF_PLUGIN_DIR" not in env
+    assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["HOME"] == "/h"
+
+
+def test_serving_ends_when_the_sandbox_process_dies(tmp_path):
+    import threading
+
+    from bgctl.sandbox.tfsandbox import serve_until_interrupted
+
+    sandbox = _running(tmp_path)
+    proc = sandbox.process._proc
+    assert proc is not None
+    threading.Timer(1.0, proc.terminate).start()
+    started = time.monotonic()
+    serve_until_interrupted(sandbox)
+    assert time.monotonic() - started < 10
+    sandbox.stop()
