@@ -127,20 +127,17 @@ def test_the_cli_sandbox_refuses_in_one_line_without_terraform():
     assert err.value.hint and "without TF=1" in err.value.hint
 
 
-def _running(tmp_path) -> TerraformSandbox:
+def _running(tmp_path, process: SandboxProcess | None = None) -> TerraformSandbox:
     """A TerraformSandbox around a live child process, as start() leaves it (nothing applied)."""
     sandbox = TerraformSandbox(envs=("beta",), workdir=tmp_path, binary="terraform")
-    sandbox._process = SandboxProcess().start()
+    sandbox._process = process or SandboxProcess().start()
     return sandbox
 
 
-def test_env_file_points_other_shells_at_the_sandbox_and_its_working_copy(tmp_path):
-    sandbox = _running(tmp_path)
-    try:
-        text = sandbox.env_file(tmp_path / "env").read_text()
-        environ = sandbox.environ()
-    finally:
-        sandbox.stop()
+def test_env_file_points_other_shells_at_the_sandbox_and_its_working_copy(tmp_path, child):
+    sandbox = _running(tmp_path, child)  # the module's process: not stopped here
+    text = sandbox.env_file(tmp_path / "env").read_text()
+    environ = sandbox.environ()
     lines = text.splitlines()
     assert (
         lines[1].startswith("unset ") and "AWS_PROFILE" in lines[1] and "BLUEGREEN_TF_PLUGIN_DIR" in lines[1]
@@ -152,19 +149,15 @@ def test_env_file_points_other_shells_at_the_sandbox_and_its_working_copy(tmp_pa
     assert environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
 
 
-def test_child_environ_drops_real_credentials_and_the_null_provider_dir(tmp_path):
-    sandbox = _running(tmp_path)
-    try:
-        env = sandbox.child_environ(
-            {
-                "AWS_PROFILE": "prod",
-                "BLUEGREEN_TF_PLUGIN_DIR": "/x",
-                "AWS_ACCESS_KEY_ID": "AKIAREAL",
-                "HOME": "/h",
-            }
-        )
-    finally:
-        sandbox.stop()
+def test_child_environ_drops_real_credentials_and_the_null_provider_dir(tmp_path, child):
+    sandbox = _running(tmp_path, child)
+    real = {
+        "AWS_PROFILE": "prod",
+        "BLUEGREEN_TF_PLUGIN_DIR": "/x",
+        "AWS_ACCESS_KEY_ID": "AKIAREAL",
+        "HOME": "/h",
+    }
+    env = sandbox.child_environ(real)
     assert "AWS_PROFILE" not in env and "BLUEGREEN_TF_PLUGIN_DIR" not in env
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["HOME"] == "/h"
 
