@@ -123,7 +123,8 @@ def test_stock_rejects_unknown_fix_names():
         pass
 
 
-def _mixed_group(clients) -> str:
+def _mixed_group(clients, *, base: int = 2, percent: int = 25) -> str:
+    """A mixed-instances group; the default split is prod's (2 on-demand, 25 % above that)."""
     group, template = _name("mixed"), _name("lt")
     clients.ec2.create_launch_template(
         LaunchTemplateName=template, LaunchTemplateData={"ImageId": "ami-12c6146b"}
@@ -139,9 +140,9 @@ def _mixed_group(clients) -> str:
                 "Overrides": [{"InstanceType": "m6i.large"}, {"InstanceType": "m5.large"}],
             },
             "InstancesDistribution": {
-                "OnDemandBaseCapacity": 2,
-                "OnDemandPercentageAboveBaseCapacity": 25,
-            },  # prod's
+                "OnDemandBaseCapacity": base,
+                "OnDemandPercentageAboveBaseCapacity": percent,
+            },
         },
     )
     return group
@@ -172,3 +173,32 @@ def test_stock_moto_still_wipes_the_mixed_instances_policy_on_update(moto):
     with moto_fixes.stock("update_keeps_mixed_instances"):
         clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=1)
     assert "MixedInstancesPolicy" not in _describe_group(clients, group), "moto keeps it now: drop fix 5"
+
+
+@pytest.mark.parametrize(("base", "percent", "desired"), [(2, 25, 3), (1, 25, 2), (0, 50, 3), (2, 25, 2)])
+def test_a_mixed_instances_group_fills_its_desired_capacity(moto, base, percent, desired):
+    clients = moto.clients
+    vpc = clients.ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    tg = clients.elbv2.create_target_group(Name=_name("tg"), Protocol="HTTP", Port=80, VpcId=vpc)
+    tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    group = _mixed_group(clients, base=base, percent=percent)
+    clients.autoscaling.attach_load_balancer_target_groups(
+        AutoScalingGroupName=group, TargetGroupARNs=[tg_arn]
+    )
+    clients.autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=group, MinSize=desired, DesiredCapacity=desired
+    )
+    instances = {i["InstanceId"] for i in _describe_group(clients, group)["Instances"]}
+    assert len(instances) == desired
+    targets = clients.elbv2.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    assert {t["Target"]["Id"] for t in targets} == instances  # every one registered, as AWS does
+    clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)
+    assert len(_describe_group(clients, group)["Instances"]) == 1
+
+
+def test_stock_moto_still_leaves_a_mixed_group_below_desired(moto):
+    clients = moto.clients
+    group = _mixed_group(clients, base=2, percent=25)
+    with moto_fixes.stock("mixed_instances_count"):
+        clients.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=3)
+    assert len(_describe_group(clients, group)["Instances"]) == 2, "moto fills mixed groups now: drop fix 6"

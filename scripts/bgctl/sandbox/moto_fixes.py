@@ -1,4 +1,4 @@
-"""Five fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
+"""Six fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
 
 1. Scale-in leaves stale targets. moto deregisters terminated instances from target groups only when
    they are terminated through the EC2 TerminateInstances API. An ASG that scales in (set_desired_capacity,
@@ -31,19 +31,27 @@
    guard refuses the switch. Fix: an update without a policy, launch template or launch configuration
    keeps the policy it had.
 
+6. A mixed-instances group stays below its desired capacity. moto splits the capacity above the
+   on-demand base into on-demand and spot parts and truncates each (base 2, 25 % on-demand above it,
+   desired 3: ``int(2.25) + int(0.75)`` = 2 instances). AWS always fills the desired capacity; the
+   split only decides which instances are spot. Stock moto hid this behind 5 (the first update turned
+   the group into a plain one). Fix: after a capacity change a mixed group is topped up to
+   ``ceil(desired / weight)`` instances.
+
 With 3, 4 and 5 a plan right after ``terraform apply``, and after the deploy tool has scaled and
 protected the groups, is empty against the sandbox, as it is on AWS; the plan guard (which refuses any
 plan that is more than the switch) depends on that.
 
 moto's backends are process-global, so the hook is too: one Sandbox per process (as with moto itself).
 Every patch checks moto's internals and skips itself with a warning when those have changed. Fixes 3
-to 5 can be turned off for a while (``stock("launch_template_tags")``) so a test can show that stock
+to 6 can be turned off for a while (``stock("launch_template_tags")``) so a test can show that stock
 moto still needs them.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -81,7 +89,12 @@ def set_terminate_listener(listener: Callable[[list[str]], None] | None) -> None
     _on_terminate = listener
 
 
-SWITCHABLE_FIXES = ("launch_template_tags", "scaling_policy_enabled", "update_keeps_mixed_instances")
+SWITCHABLE_FIXES = (
+    "launch_template_tags",
+    "scaling_policy_enabled",
+    "update_keeps_mixed_instances",
+    "mixed_instances_count",
+)
 _stock: set[str] = set()
 
 
@@ -127,6 +140,8 @@ def install() -> bool:
             and hasattr(LaunchTemplateBackend, "create_launch_template")
             and hasattr(AutoScalingResponse, "put_scaling_policy")
             and hasattr(FakeAutoScalingGroup, "update")
+            and hasattr(FakeAutoScalingGroup, "set_desired_capacity")
+            and hasattr(FakeAutoScalingGroup, "replace_autoscaling_group_instances")
         ):
             warnings.warn("sandbox: moto internals changed; fixes not applied", stacklevel=2)
             return False
@@ -135,6 +150,7 @@ def install() -> bool:
         _patch_launch_template_tags(LaunchTemplateBackend)
         _patch_scaling_policy(AutoScalingResponse, FakeScalingPolicy)
         _patch_group_update(FakeAutoScalingGroup)
+        _patch_mixed_instances_count(FakeAutoScalingGroup)
         _installed = True
         return True
 
@@ -239,3 +255,26 @@ def _patch_group_update(group_class: Any) -> None:
         return original(self, *args, **kwargs)
 
     group_class.update = update
+
+
+def _patch_mixed_instances_count(group_class: Any) -> None:
+    original = group_class.set_desired_capacity
+
+    def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
+        original(self, new_capacity)
+        policy = self.mixed_instances_policy or {}
+        overrides = (policy.get("LaunchTemplate") or {}).get("Overrides") or []
+        if not (_active("mixed_instances_count") and overrides):
+            return
+        weight_text = str(overrides[0].get("WeightedCapacity") or "1")
+        weight = max(1, int(weight_text)) if weight_text.isdigit() else 1
+        wanted = math.ceil((self.desired_capacity or 0) / weight)
+        missing = wanted - len(self.active_instances())
+        if missing > 0:
+            self.replace_autoscaling_group_instances(missing, self.get_propagated_tags())
+            backend = self.autoscaling_backend
+            if self.name in backend.autoscaling_groups:  # as moto does after its own launches
+                backend.update_attached_elbs(self.name)
+                backend.update_attached_target_groups(self.name)
+
+    group_class.set_desired_capacity = set_desired_capacity
