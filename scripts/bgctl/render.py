@@ -251,7 +251,7 @@ def _lock_json(st: EnvState) -> dict[str, Any] | None:
 def summary_row(st: EnvState, git: GitDrift | None = None) -> list[str]:
     """One compact row for ``status --all``."""
     if st.wiring is None:
-        return [st.env, "?", "-", "-", "-", "-", f"{BAD} {st.wiring_error}"]
+        return [st.env, "?", "-", "-", "-", f"{BAD} {st.wiring_error}"]
     active = st.active_color
     cells = [st.env, active or "?"]
     for color in COLORS:

@@ -13,7 +13,7 @@ Both call ``fence`` (the lock check) before their first change.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -73,18 +73,25 @@ class TerraformDriver:
     name = "terraform"
 
     def __init__(
-        self, envs_dir: Path, binary: str, plugin_dir: str | None = None, *, local: bool | None = None
+        self,
+        envs_dir: Path,
+        binary: str,
+        plugin_dir: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.envs_dir = envs_dir
         self.binary = binary
         self.plugin_dir = plugin_dir
-        self.local = local
+        self.env = env  # the AWS settings Terraform runs with (those of the tool's own clients)
 
     def _root(self, env: str) -> TerraformRoot:
-        return TerraformRoot(self.envs_dir / env, binary=self.binary, plugin_dir=self.plugin_dir)
+        return TerraformRoot(
+            self.envs_dir / env, binary=self.binary, plugin_dir=self.plugin_dir, env=self.env
+        )
 
     def check_available(self, env: str) -> None:
-        ok, reason = try_init(self._root(env), local=self.local)
+        ok, reason = try_init(self._root(env))
         if not ok:
             raise TerraformError(
                 f"the terraform switch driver cannot run here: {reason}",

@@ -301,7 +301,7 @@ def plan(inv: Invocation, color: str | None) -> None:
         color=color,
         binary=terraform_binary(inv.settings),
         plugin_dir=inv.settings.tf_plugin_dir,
-        local=inv.settings.local_endpoint,
+        env=inv.settings.aws_environ(),
     )
     if inv.as_json:
         summary: Any = asdict(result.summary)
@@ -353,7 +353,10 @@ def apply_cmd(
         click.echo(f"{env}: {permission.reason}", err=inv.as_json)
     ctx = make_context(inv, via="terraform", assume_yes=assume_yes)
     root = TerraformRoot(
-        inv.envs_dir / ctx.env, binary=terraform_binary(inv.settings), plugin_dir=inv.settings.tf_plugin_dir
+        inv.envs_dir / ctx.env,
+        binary=terraform_binary(inv.settings),
+        plugin_dir=inv.settings.tf_plugin_dir,
+        env=inv.settings.aws_environ(),
     )
     try:
         outcome = apply_root(ctx, root, allow_destroy=allow_destroy, permission=permission)
