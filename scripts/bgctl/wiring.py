@@ -26,7 +26,7 @@ Parameters the Python tool owns (never in Terraform state, so never drift):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bgctl import COLORS
@@ -74,6 +74,30 @@ class Builds:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """How a canary runs here: target-group stickiness (a user stays on one version for the whole
+    canary) and the CloudWatch alarms that watch each color during a bake."""
+
+    stickiness_seconds: int = 3600
+    alarms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def alarms_of(self, color: str) -> tuple[str, ...]:
+        return self.alarms.get(color, ())
+
+
+def _canary(env: str, doc: Any) -> CanaryConfig:
+    if doc is None:
+        return CanaryConfig()
+    if not isinstance(doc, dict):
+        raise WiringError(f"{env}: wiring canary should be an object")
+    alarms = doc.get("alarms") or {}
+    return CanaryConfig(
+        stickiness_seconds=int(doc.get("stickiness_seconds", 3600)),
+        alarms={str(c): tuple(str(a) for a in names) for c, names in alarms.items()},
+    )
+
+
+@dataclass(frozen=True)
 class Wiring:
     environment: str
     routing: str
@@ -88,6 +112,7 @@ class Wiring:
     builds: Builds
     protected: bool = False
     release_hooks: tuple[HookSpec, ...] = ()
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
 
     @property
     def is_default_action(self) -> bool:
@@ -113,6 +138,10 @@ class Wiring:
                 "rule_priority": self.rule_priority,
                 "protected": self.protected,
                 "release_hooks": [h.to_doc() for h in self.release_hooks],
+                "canary": {
+                    "stickiness_seconds": self.canary.stickiness_seconds,
+                    "alarms": {c: list(a) for c, a in self.canary.alarms.items()},
+                },
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -186,6 +215,7 @@ def parse_wiring(env: str, text: str) -> Wiring:
         version_parameters=_color_map(doc, "version_parameters", env),
         protected=bool(doc.get("protected", False)),
         release_hooks=parse_hooks(env, doc.get("release_hooks")),
+        canary=_canary(env, doc.get("canary")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),
