@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from bgctl.canary import CanaryFailed, parse_steps
@@ -24,7 +25,7 @@ BAKE = 0.4
 
 def wire_alarms(sandbox: Any, env: str) -> dict[str, str]:
     """Per color, one CloudWatch alarm, named in the wiring as the module publishes them."""
-    cloudwatch = __import__("boto3").client("cloudwatch", endpoint_url=sandbox.endpoint_url, region_name="us-east-1")
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=sandbox.endpoint_url, region_name="us-east-1")
     names = {c: f"{env}-{c}-target-5xx" for c in ("blue", "green")}
     for name in names.values():
         cloudwatch.put_metric_alarm(
@@ -60,7 +61,10 @@ def forwards(ctx: Any, env: str) -> list[Any]:
     w = parse_wiring(env, param(ctx.clients, wiring_param(env)))
     elb = ctx.clients.elbv2
     if w.is_default_action:
-        return [elb.describe_listeners(ListenerArns=[a])["Listeners"][0]["DefaultActions"] for a in w.listener_arns.values()]
+        return [
+            elb.describe_listeners(ListenerArns=[a])["Listeners"][0]["DefaultActions"]
+            for a in w.listener_arns.values()
+        ]
     return [elb.describe_rules(RuleArns=[a])["Rules"][0]["Actions"] for a in w.rule_arns.values()]
 
 
@@ -119,7 +123,7 @@ def test_a_signal_during_a_bake_rolls_back(sandbox, envs_dir, monkeypatch, signa
 
     def fire() -> None:
         if signal == "alarm":
-            cw = __import__("boto3").client("cloudwatch", endpoint_url=sandbox.endpoint_url, region_name="us-east-1")
+            cw = boto3.client("cloudwatch", endpoint_url=sandbox.endpoint_url, region_name="us-east-1")
             cw.set_alarm_state(AlarmName=alarms["green"], StateValue="ALARM", StateReason="test")
         else:
             sandbox.fail_color("beta", "green", "error")
@@ -184,7 +188,9 @@ def test_prod_moves_both_listeners_together_at_every_step(sandbox, envs_dir):
     seen: list[list[int]] = []
 
     def look() -> None:
-        seen.extend(sorted(g["Weight"] for g in a[0]["ForwardConfig"]["TargetGroups"]) for a in forwards(ctx, "prod"))
+        seen.extend(
+            sorted(g["Weight"] for g in a[0]["ForwardConfig"]["TargetGroups"]) for a in forwards(ctx, "prod")
+        )
 
     ctx.reporter.on_step["bake"] = look
     ops.deploy(ctx, "gh-104", skip_confirmation=True, canary=(20,), bake_seconds=BAKE)
