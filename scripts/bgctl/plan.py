@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgctl.colorfile import COLOR_FILE
-from bgctl.hooks import HookSpec, Release
+from bgctl.hookspec import HookSpec, Release
 from bgctl.journal import AsgSnapshot, Journal
 from bgctl.plansummary import TrafficChange
 from bgctl.traffic import TrafficSplit, action_label, carriers

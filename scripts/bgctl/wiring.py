@@ -31,7 +31,7 @@ from typing import Any
 
 from bgctl import COLORS
 from bgctl.errors import WiringError
-from bgctl.hooks import HookSpec, parse_hooks
+from bgctl.hookspec import HookSpec, parse_hooks
 
 PARAM_ROOT = "/compiler-explorer"
 SCHEMA_VERSION = 1
