@@ -136,7 +136,13 @@ def _run(binary: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess
 
     env = {**os.environ, **cli_config_env(), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     return subprocess.run(
-        [binary, *args, "-no-color"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [binary, *args, "-no-color"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

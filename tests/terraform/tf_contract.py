@@ -395,7 +395,11 @@ def check_canary_weight_references(module_dir: Path) -> list[str]:
     """var.canary_weight (or a local derived from it) appears only in the traffic action(s): a canary
     step plans nothing but the rule action(s) or listener default action(s)."""
     return _check_references(
-        module_dir, (CANARY_WEIGHT,), ALLOWED_CANARY_WEIGHT, "only the traffic action(s) may", "the canary weight"
+        module_dir,
+        (CANARY_WEIGHT,),
+        ALLOWED_CANARY_WEIGHT,
+        "only the traffic action(s) may",
+        "the canary weight",
     )
 
 
