@@ -131,3 +131,15 @@ def test_the_stickiness_the_wiring_publishes_is_the_one_required() -> None:
     report = guard(parse_plan(_canary_plan(50, 50, sticky=600)))
     wiring = replace(WIRING, canary=CanaryConfig(stickiness_seconds=600))
     assert split_problems(report, wiring, TrafficSplit("blue", 50)) == []
+
+
+def test_a_merged_color_file_with_a_weight_is_refused_before_the_switch(tmp_path: Path) -> None:
+    from bgctl.colorfile import write_split
+    from bgctl.errors import RefusedError
+    from bgctl.planning import check_no_canary_weight
+
+    write_split(tmp_path, TrafficSplit.to("green"))
+    check_no_canary_weight(tmp_path)
+    write_split(tmp_path, TrafficSplit("green", 10))
+    with pytest.raises(RefusedError, match=r"asks for a canary split \(green 90% / blue 10%\)"):
+        check_no_canary_weight(tmp_path)
