@@ -143,3 +143,12 @@ def test_a_merged_color_file_with_a_weight_is_refused_before_the_switch(tmp_path
     write_split(tmp_path, TrafficSplit("green", 10))
     with pytest.raises(RefusedError, match=r"asks for a canary split \(green 90% / blue 10%\)"):
         check_no_canary_weight(tmp_path)
+
+
+def test_a_canary_steps_plan_summary_names_the_split() -> None:
+    from bgctl.plansummary import render_summary, summary_from_plan
+
+    doc = _canary_plan(90, 10)
+    doc["output_changes"] = {}  # a step moves no output and no color parameter
+    headline = render_summary(summary_from_plan("beta", parse_plan(doc), "")).splitlines()[0]
+    assert headline == "beta: traffic blue -> blue 90% / green 10% (rules http and https), 0 other changes"

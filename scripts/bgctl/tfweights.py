@@ -31,11 +31,20 @@ def _forward_of(actions: Any) -> Mapping[str, Any] | None:
     return forwards[0] if len(forwards) == 1 else None
 
 
+def color_by_name(arn: str) -> str | None:
+    """The color of a target group the module named (``Beta-Blue``, ``Prod-Green``), from its ARN."""
+    name = arn.rsplit(":targetgroup/", 1)[-1].split("/", 1)[0]
+    color = name.rsplit("-", 1)[-1].lower()
+    return color if color in ("blue", "green") and name != arn else None
+
+
 def planned_split(
-    actions: Any, wiring: Wiring, *, prefer: str | None = None
+    actions: Any, wiring: Wiring | None, *, prefer: str | None = None
 ) -> tuple[TrafficSplit | None, int | None]:
     """(the split a planned action list forwards by, its stickiness in seconds or None); (None, None)
-    when it is not one forward to the environment's own target groups."""
+    when it is not one forward to the environment's own target groups (without a wiring: to target
+    groups named like the module's)."""
+    color_of = wiring.color_of_target_group if wiring is not None else color_by_name
     forward = _forward_of(actions)
     if forward is None:
         return None, None
@@ -51,7 +60,7 @@ def planned_split(
         groups = [{"arn": forward["target_group_arn"], "weight": 1}]
     weights: dict[str, int] = {}
     for group in groups:
-        color = wiring.color_of_target_group(str(group.get("arn") if isinstance(group, Mapping) else ""))
+        color = color_of(str(group.get("arn") if isinstance(group, Mapping) else ""))
         if color is None:
             return None, None
         weights[color] = weights.get(color, 0) + int(group.get("weight") or 0)
@@ -59,6 +68,22 @@ def planned_split(
         return TrafficSplit.from_weights(weights, prefer=prefer), stickiness
     except ValueError:
         return None, None
+
+
+def planned_move(report: PlanReport) -> tuple[str | None, str | None]:
+    """(before, after) of the plan's first traffic action, described (``blue``, ``blue 90% / green
+    10%``): what a canary step's plan summary shows, having no color parameter change to read."""
+    for tc in report.traffic_changes:
+        if tc.kind in ACTION_ATTRIBUTES:
+            attribute = ACTION_ATTRIBUTES[tc.kind]
+            sides = [
+                s.get(attribute) if isinstance(s, Mapping) else None
+                for s in (tc.change.before, tc.change.after)
+            ]
+            before, _ = planned_split(sides[0], None)
+            after, _ = planned_split(sides[1], None, prefer=before.active if before else None)
+            return (before.describe() if before else None, after.describe() if after else None)
+    return None, None
 
 
 def split_problems(report: PlanReport, wiring: Wiring, split: TrafficSplit) -> list[str]:
