@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
 from bgctl.envspec import EnvSpec
+from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Builds,
+    CanaryConfig,
     Capacity,
     Wiring,
     active_color_param,
@@ -393,6 +395,7 @@ def _build_environment(
     tg_arns: dict[str, str],
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> EnvResources:
     active = spec.active_color
     if spec.routing == "listener_default":
@@ -428,6 +431,8 @@ def _build_environment(
         version_parameters={color: version_param(spec.name, color) for color in COLORS},
         builds=Builds(bucket=builds_bucket, prefix=BUILDS_PREFIX, discovery_prefix=DISCOVERY_PREFIX),
         protected=spec.protected,
+        # The module's canary block: its default stickiness and the names of the alarms _build creates.
+        canary=CanaryConfig(STICKINESS_SECONDS, alarm_names(spec.name) if alarms else {}),
     )
     return EnvResources(wiring=wiring, active_color=active)
 
@@ -504,6 +509,7 @@ def _build(
     health_url_template: str | None,
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> dict[str, EnvResources]:
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
@@ -520,9 +526,12 @@ def _build(
             tg_arns=tg_arns[name],
             builds_bucket=builds_bucket,
             active_desired=active_desired,
+            alarms=alarms,
         )
         for name, spec in specs.items()
     }
+    if alarms:
+        build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS)
     _put_parameters(clients, _parameters(built))
     _build_bucket(clients, builds_bucket, specs)
     return built
@@ -565,4 +574,5 @@ def build_synthetic(
         health_url_template=health_url_template,
         builds_bucket=builds_bucket,
         active_desired=instances_per_env,
+        alarms=False,  # the benchmark reads status, never a bake's alarms
     )
