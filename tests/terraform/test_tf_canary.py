@@ -97,7 +97,7 @@ def test_a_color_file_may_carry_a_valid_weight_and_nothing_else(tree: Path) -> N
     (envs / "beta" / tc.COLOR_FILE).write_text(json.dumps({"active_color": "green", "canary_weight": 150}))
     assert tc.check_color_files(envs, module) == [
         "env beta: active_color.auto.tfvars.json canary_weight = 150: "
-        "canary_weight must be an integer from 0 to 100."
+        "canary_weight must be an integer from 0 to 99 (100 is a switch: change active_color)."
     ]
     (envs / "beta" / tc.COLOR_FILE).write_text(json.dumps({"active_color": "green", "weight": 10}))
     problems = tc.check_color_files(envs, module)

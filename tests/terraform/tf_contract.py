@@ -251,7 +251,7 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
     "on_demand_percentage_above_base_capacity": lambda v: _num(v) and 0 <= v <= 100,
     "cpu_target": lambda v: _num(v) and 0 < v <= 100,
     "sqs_messages_per_instance": lambda v: _num(v) and 0 < v <= 10000,
-    "canary_weight": lambda v: _num(v) and 0 <= v <= 100 and v == int(v),
+    "canary_weight": lambda v: _num(v) and 0 <= v <= 99 and v == int(v),
     "canary_stickiness_seconds": lambda v: _num(v) and 1 <= v <= 604800 and v == int(v),
     "alarm_5xx_rate_percent": lambda v: _num(v) and 0 < v <= 100,
     "alarm_unhealthy_hosts": lambda v: _num(v) and v >= 0 and v == int(v),

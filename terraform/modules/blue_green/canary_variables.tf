@@ -5,13 +5,13 @@
 # The canary weight: with active_color, the only input the traffic action(s) read
 # ---------------------------------------------------------------------------------------------------
 variable "canary_weight" {
-  description = "Percent of requests (integer 0-100) sent to the color that is NOT active_color. 0 is the plain forward to active_color; any other value makes the traffic action(s) a weighted forward to both target groups with target-group stickiness. Set in active_color.auto.tfvars.json next to active_color; referenced only by the traffic action(s) (the switch invariant)."
+  description = "Percent of requests (integer 0-99) sent to the color that is NOT active_color. 0 is the plain forward to active_color; any other value makes the traffic action(s) a weighted forward to both target groups with target-group stickiness. Set in active_color.auto.tfvars.json next to active_color; referenced only by the traffic action(s) (the switch invariant)."
   type        = number
   default     = 0
 
   validation {
-    condition     = var.canary_weight >= 0 && var.canary_weight <= 100 && var.canary_weight == floor(var.canary_weight)
-    error_message = "canary_weight must be an integer from 0 to 100."
+    condition     = var.canary_weight >= 0 && var.canary_weight <= 99 && var.canary_weight == floor(var.canary_weight)
+    error_message = "canary_weight must be an integer from 0 to 99 (100 is a switch: change active_color)."
   }
 }
 
