@@ -91,7 +91,7 @@ def test_home_region_comes_from_the_root_and_extra_regions_from_envs_dirs(tmp_pa
             ["--env", "beta", "deploy", "gh-105", "--regions", "us-east-1,ap-south-1"],
             "beta has no root in ap",
         ),
-        (["--env", "beta", "deploy", "gh-105", "--resume"], "--resume and --wave-bake go with --regions"),
+        (["--env", "beta", "deploy", "gh-105", "--resume"], "--resume, --wave-bake and --wave-id go with --regions"),
         (["--env", "beta", "rollback", "--regions", "eu-west-1,eu-west-1"], "names a region twice"),
     ],
 )
@@ -236,3 +236,15 @@ def test_each_region_has_its_own_lock(sandbox, regions):
     with pytest.raises(LockHeldError):
         ops.deploy(region_ctx(sandbox, envs, target("beta", OTHER, envs)), "gh-105", skip_confirmation=True)
     assert serving(OTHER) == ("blue", "gh-100")
+
+
+def test_the_deploy_workflow_request_lists_one_wave_per_region():
+    from bgctl.envspec import ENVS_DIR
+    from bgctl.gitops_cli import _wave_regions
+
+    assert _wave_regions("beta", "", ENVS_DIR) == [""]
+    assert _wave_regions("beta", f"{HOME},{OTHER}", ENVS_DIR) == [HOME, OTHER]
+    with pytest.raises(UsageError, match="staging has no root in eu-west-1"):
+        _wave_regions("staging", f"{HOME},{OTHER}", ENVS_DIR)
+    with pytest.raises(UsageError, match="unknown region"):
+        _wave_regions("beta", "us-east-1,moon", ENVS_DIR)

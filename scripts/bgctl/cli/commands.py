@@ -169,6 +169,11 @@ def _local_capacity_check(inv: Invocation, env: str, capacity: int | None) -> No
     is_flag=True,
     help="With --regions: skip regions already serving VERSION (continue a stopped wave).",
 )
+@click.option(
+    "--wave-id",
+    default=None,
+    help="With --regions: the wave's ID in history (default: new; with --resume, the stopped wave's).",
+)
 @VIA
 @DRY_RUN
 @NO_COMMIT
@@ -191,6 +196,7 @@ def deploy(
     regions_text: str | None,
     wave_bake: float,
     resume: bool,
+    wave_id: str | None,
 ) -> None:
     """Deploy VERSION to the inactive color, prove it healthy, switch (optionally through a canary).
 
@@ -220,7 +226,7 @@ def deploy(
 
     canary = parse_steps(canary_text) if canary_text else ()
     _local_capacity_check(inv, env, capacity)
-    if regions_text is not None or resume or wave_bake:
+    if regions_text is not None or resume or wave_bake or wave_id:
         from .regional import deploy_in_waves
 
         deploy_in_waves(
@@ -229,6 +235,7 @@ def deploy(
             version,
             resume=resume,
             wave_bake=wave_bake,
+            wave_id=wave_id,
             branch=branch,
             no_commit=no_commit,
             context_kwargs={
@@ -241,7 +248,6 @@ def deploy(
                 "capacity": capacity,
                 "skip_confirmation": skip_confirmation,
                 "dry_run": dry_run,
-                "branch": branch,
                 "canary": canary,
                 "bake_seconds": bake,
             },

@@ -8,6 +8,7 @@ Each (environment, region) is read and changed with that region's clients and di
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -189,6 +190,7 @@ def deploy_in_waves(
     *,
     resume: bool,
     wave_bake: float,
+    wave_id: str | None,
     branch: str | None,
     no_commit: bool,
     context_kwargs: dict[str, Any],
@@ -198,7 +200,9 @@ def deploy_in_waves(
     from bgctl.operations.waves import WaveStopped, deploy_waves
 
     if regions_text is None:
-        raise UsageError("--resume and --wave-bake go with --regions")
+        raise UsageError("--resume, --wave-bake and --wave-id go with --regions")
+    if wave_id is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", wave_id):
+        raise UsageError(f"--wave-id {wave_id!r}: letters, digits, '.', '_' and '-' only (at most 64)")
     targets = wave_targets(inv, regions_text)
     try:
         report = deploy_waves(
@@ -207,6 +211,8 @@ def deploy_in_waves(
             version,
             resume=resume,
             wave_bake=wave_bake,
+            wave_id=wave_id,
+            branch=branch,
             on_done=_on_done(inv, no_commit=no_commit),
             **deploy_kwargs,
         )

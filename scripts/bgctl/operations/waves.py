@@ -132,6 +132,7 @@ def deploy_waves(
     *,
     resume: bool = False,
     wave_bake: float = 0.0,
+    wave_id: str | None = None,
     branch: str | None = None,
     on_done: Callable[[Target, Outcome], None] | None = None,
     deploy: Callable[..., Outcome] | None = None,
@@ -145,7 +146,7 @@ def deploy_waves(
         raise UsageError("--regions names no region")
     contexts = [make_ctx(t) for t in targets]
     pinned = _pin_version(contexts[0], version, branch)
-    wave = (_wave_of(contexts[0], pinned) if resume else None) or new_wave_id()
+    wave = wave_id or (_wave_of(contexts[0], pinned) if resume else None) or new_wave_id()
     report = WaveReport(targets[0].env, "deploy", pinned, wave, [RegionResult(t.region) for t in targets])
     for i, (t, ctx, result) in enumerate(zip(targets, contexts, report.regions, strict=True)):
         ctx.wave = wave
