@@ -91,7 +91,10 @@ def test_home_region_comes_from_the_root_and_extra_regions_from_envs_dirs(tmp_pa
             ["--env", "beta", "deploy", "gh-105", "--regions", "us-east-1,ap-south-1"],
             "beta has no root in ap",
         ),
-        (["--env", "beta", "deploy", "gh-105", "--resume"], "--resume, --wave-bake and --wave-id go with --regions"),
+        (
+            ["--env", "beta", "deploy", "gh-105", "--resume"],
+            "--resume, --wave-bake and --wave-id go with --regions",
+        ),
         (["--env", "beta", "rollback", "--regions", "eu-west-1,eu-west-1"], "names a region twice"),
     ],
 )
@@ -137,9 +140,11 @@ def test_deploy_in_waves_reaches_every_region_with_one_wave_id(regions, settings
         (regions.parent / f"envs-{OTHER}" / "beta" / "active_color.auto.tfvars.json").read_text()
     ) == {"active_color": "green"}
     code, out, _ = run(
-        capsys, settings, "--env", "beta", "rollback", "--regions", f"{OTHER},{HOME}", "--no-commit"
+        capsys, settings, "--env", "beta", "rollback", "--regions", f"{OTHER},{HOME}", "--no-commit", "--json"
     )
-    assert code == 0 and serving(HOME)[0] == "blue" and serving(OTHER)[0] == "blue"
+    doc = json.loads(out)  # one JSON document for the whole wave
+    assert code == 0 and [r["state"] for r in doc["regions"]] == ["done", "done"]
+    assert serving(HOME)[0] == "blue" and serving(OTHER)[0] == "blue"
 
 
 def test_a_wave_failing_in_the_second_region_leaves_the_first_on_the_new_version(regions, settings, capsys):

@@ -197,29 +197,25 @@ def deploy_in_waves(
     deploy_kwargs: dict[str, Any],
 ) -> None:
     """``deploy VERSION --regions a,b [--wave-bake S] [--resume]``."""
-    from bgctl.operations.waves import WaveStopped, deploy_waves
+    from bgctl.operations.waves import deploy_waves
 
     if regions_text is None:
         raise UsageError("--resume, --wave-bake and --wave-id go with --regions")
     if wave_id is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", wave_id):
         raise UsageError(f"--wave-id {wave_id!r}: letters, digits, '.', '_' and '-' only (at most 64)")
     targets = wave_targets(inv, regions_text)
-    try:
-        report = deploy_waves(
-            targets,
-            context_factory(inv, **context_kwargs),
-            version,
-            resume=resume,
-            wave_bake=wave_bake,
-            wave_id=wave_id,
-            branch=branch,
-            on_done=_on_done(inv, no_commit=no_commit),
-            **deploy_kwargs,
-        )
-    except WaveStopped as stopped:
-        if inv.as_json:
-            _print_report(inv, stopped.report, targets)
-        raise
+    # A stopped wave raises WaveStopped, whose message holds the table (and --json prints it as the error).
+    report = deploy_waves(
+        targets,
+        context_factory(inv, **context_kwargs),
+        version,
+        resume=resume,
+        wave_bake=wave_bake,
+        wave_id=wave_id,
+        branch=branch,
+        on_done=_on_done(inv, no_commit=no_commit),
+        **deploy_kwargs,
+    )
     _print_report(inv, report, targets)
 
 
@@ -232,18 +228,13 @@ def rollback_in_waves(
     rollback_kwargs: dict[str, Any],
 ) -> None:
     """``rollback --regions a,b``: each region back to its previous color, one after the other."""
-    from bgctl.operations.waves import WaveStopped, rollback_waves
+    from bgctl.operations.waves import rollback_waves
 
     targets = wave_targets(inv, regions_text)
-    try:
-        report = rollback_waves(
-            targets,
-            context_factory(inv, **context_kwargs),
-            on_done=_on_done(inv, no_commit=no_commit),
-            **rollback_kwargs,
-        )
-    except WaveStopped as stopped:
-        if inv.as_json:
-            _print_report(inv, stopped.report, targets)
-        raise
+    report = rollback_waves(
+        targets,
+        context_factory(inv, **context_kwargs),
+        on_done=_on_done(inv, no_commit=no_commit),
+        **rollback_kwargs,
+    )
     _print_report(inv, report, targets)
