@@ -160,6 +160,18 @@ def scoped(settings: Settings, t: Target) -> Settings:
 
 def home_dir_of(envs_dir: Path) -> Path:
     """The home directory of roots for ``envs_dir``, which may be a region's (``envs-<region>``)."""
-    if envs_dir.name.startswith(REGIONAL_PREFIX) and REGION_RE.match(envs_dir.name[len(REGIONAL_PREFIX) :]):
-        return envs_dir.parent / "envs"
-    return envs_dir
+    return envs_dir.parent / "envs" if region_of_dir(envs_dir) else envs_dir
+
+
+def region_of_dir(envs_dir: Path) -> str | None:
+    """The region a directory of roots is for: None for the home directory (``terraform/envs``)."""
+    name = envs_dir.name
+    if name.startswith(REGIONAL_PREFIX) and REGION_RE.match(name[len(REGIONAL_PREFIX) :]):
+        return name[len(REGIONAL_PREFIX) :]
+    return None
+
+
+def flag_of(envs_dir: Path) -> str:
+    """`` --region R`` for a region's directory of roots, "" for the home one (how hints name it)."""
+    region = region_of_dir(envs_dir)
+    return f" --region {region}" if region else ""

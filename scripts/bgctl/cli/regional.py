@@ -42,7 +42,8 @@ def _targets(inv: Invocation) -> list[Target]:
 def read_all(
     inv: Invocation, *, addresses: bool | None
 ) -> tuple[dict[str, EnvState], dict[str, GitDrift], list[str]]:
-    """Every (environment, region): states and git drift keyed by row label, and a note per region
+    """Every (environment, region): states (whose hints name the region) and git drift keyed by row
+    label, and a note per region
     whose roots exist but where nothing is deployed yet (no environment there has wiring)."""
     from bgctl.aws import clients_for
     from bgctl.gitdrift import git_drifts, live_split
@@ -69,7 +70,7 @@ def read_all(
         found = git_drifts(envs_dir, {e: live_split(s) for e, s in read.items()})
         for t in ts:
             name = label(t)
-            states[name] = dataclasses.replace(read[t.env], env=name)
+            states[name] = read[t.env]
             if t.env in found:
                 drifts[name] = found[t.env]
     return states, drifts, notes
@@ -87,11 +88,16 @@ def status_all(inv: Invocation, *, detailed: bool, no_fail: bool) -> None:
             doc["regions_not_deployed"] = notes
         emit_json(doc)
     elif not detailed:
-        click.echo(render.all_table(list(states.values()), drifts))
+        rows = [dataclasses.replace(s, env=name) for name, s in states.items()]
+        click.echo(render.all_table(rows, drifts))
         for note in notes:
             click.echo(f"({note})")
     else:
-        texts = (render.status_text(s, detailed=True, git=drifts.get(e)) for e, s in states.items())
+        several = any(name != s.env for name, s in states.items())
+        texts = (
+            (f"== {name}\n" if several else "") + render.status_text(s, detailed=True, git=drifts.get(name))
+            for name, s in states.items()
+        )
         click.echo("\n\n".join(texts))
     if any(attention.values()) and not no_fail:
         raise click.exceptions.Exit(EXIT_FAILED)
