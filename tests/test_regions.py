@@ -253,3 +253,26 @@ def test_the_deploy_workflow_request_lists_one_wave_per_region():
         _wave_regions("staging", f"{HOME},{OTHER}", ENVS_DIR)
     with pytest.raises(UsageError, match="unknown region"):
         _wave_regions("beta", "us-east-1,moon", ENVS_DIR)
+
+
+def test_a_region_failing_its_wave_bake_stops_the_wave_before_the_next(sandbox, regions):
+    envs = regions
+    targets = [target("beta", r, envs) for r in (HOME, OTHER)]
+
+    def fail_home_green() -> None:
+        for inst in asg(clients_in(HOME), "beta-green")["Instances"]:
+            sandbox.fail_instance(inst["InstanceId"])
+
+    def make(t: Target) -> Context:
+        hooks = {"wave-bake": fail_home_green} if t.region == HOME else {}
+        return region_ctx(sandbox, envs, t, reporter=RecordingReporter(on_step=hooks))
+
+    with pytest.raises(WaveStopped) as stopped:
+        deploy_waves(targets, make, "gh-105", wave_bake=0.1, skip_confirmation=True)
+    home, other = stopped.value.report.regions
+    assert home.state == "done" and "failed the gate during the bake" in home.detail
+    assert other.state == "not started" and other.detail == "untouched"
+    assert f"rollback --regions {HOME}" in stopped.value.message
+    sandbox.heal()
+    assert serving(HOME) == ("green", "gh-105")
+    untouched(OTHER)

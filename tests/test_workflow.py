@@ -373,7 +373,7 @@ def test_the_redacted_summary_keeps_what_review_needs_and_masks_sensitive_values
 def test_deploy_waves_are_sequential_jobs_one_per_region(deploy_wf):
     inputs = _on(deploy_wf)["workflow_dispatch"]["inputs"]
     assert inputs["regions"]["required"] is False and inputs["regions"]["default"] == ""
-    assert "--regions \"$REGIONS_INPUT\"" in _runs(deploy_wf, "request")
+    assert '--regions "$REGIONS_INPUT"' in _runs(deploy_wf, "request")
     deploy = deploy_wf["jobs"]["deploy"]
     assert deploy["strategy"] == {
         "max-parallel": 1,

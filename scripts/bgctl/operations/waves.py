@@ -125,6 +125,19 @@ def _bake(ctx: Context, seconds: float) -> None:
         raise RefusedError(f"{ctx.env}: {active} failed the gate during the bake: {reading.summary()}")
 
 
+def _bake_or_stop(
+    ctx: Context, seconds: float, report: WaveReport, targets: Sequence[Target], t: Target
+) -> None:
+    """The bake after a finished region; a failure stops the wave with that region still on the new
+    version (it is done: rolling it back is the operator's call, and the hint)."""
+    try:
+        _bake(ctx, seconds)
+    except BlueGreenError as exc:
+        result = report.regions[targets.index(t)]
+        result.detail = f"on the new version, but {exc.message.splitlines()[0]}"
+        raise _stopped(report, targets, t, exc, kept=False) from exc
+
+
 def deploy_waves(
     targets: Sequence[Target],
     make_ctx: Callable[[Target], Context],
@@ -160,7 +173,9 @@ def deploy_waves(
             if on_done is not None:
                 on_done(t, result.outcome)
             if wave_bake > 0 and i + 1 < len(targets) and not result.outcome.dry_run:
-                _bake(ctx, wave_bake)
+                _bake_or_stop(ctx, wave_bake, report, targets, t)
+        except WaveStopped:
+            raise
         except BlueGreenError as exc:
             result.state = FAILED
             result.detail = f"{exc.message.splitlines()[0]}; now {_where_now(ctx)}"
