@@ -276,3 +276,12 @@ def test_a_region_failing_its_wave_bake_stops_the_wave_before_the_next(sandbox, 
     sandbox.heal()
     assert serving(HOME) == ("green", "gh-105")
     untouched(OTHER)
+
+
+def test_sandbox_up_builds_only_regions_that_have_roots():
+    from bgctl.cli.sandbox import _extra_regions
+
+    assert _extra_regions(None) == ()
+    assert _extra_regions(f"{HOME},{OTHER}") == (OTHER,)
+    with pytest.raises(UsageError, match="no roots for region ap-south-1"):
+        _extra_regions("ap-south-1")
