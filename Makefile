@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := .tools
 PY := $(VENV)/bin/python
-BG := $(PY) scripts/bluegreen.py
+BG := $(PY) scripts/bluegreen.py $(if $(REGION),--region $(REGION))
 # Terraform: the one on PATH when it matches .terraform-version, else the pinned 1.0.3 from .tools
 # (syntax-level checks only). scripts/terraform-bin prints the path it chose.
 TERRAFORM = $(shell scripts/terraform-bin)
