@@ -27,7 +27,7 @@ from bgctl.errors import BlueGreenError, RefusedError, UsageError
 from bgctl.gate import read_gate
 from bgctl.history import HistoryStore
 from bgctl.regions import Target
-from bgctl.runner import describe_now
+from bgctl.runner import KeptForRecovery, describe_now
 
 DONE = "done"
 SKIPPED = "already serving it"
@@ -179,20 +179,13 @@ def deploy_waves(
         except BlueGreenError as exc:
             result.state = FAILED
             result.detail = f"{exc.message.splitlines()[0]}; now {_where_now(ctx)}"
-            raise _stopped(report, targets, t, exc, kept=_locked(ctx)) from exc
+            raise _stopped(report, targets, t, exc, kept=isinstance(exc, KeptForRecovery)) from exc
         except KeyboardInterrupt:
             result.state = "interrupted"
             result.detail = f"now {_where_now(ctx)}"
             ctx.reporter.warn(report.table())
             raise
     return report
-
-
-def _locked(ctx: Context) -> bool:
-    try:
-        return ctx.reader.read_one(ctx.env, probe_http=False).lock is not None
-    except BlueGreenError:
-        return True  # cannot tell: say recover, which refuses harmlessly when nothing is left
 
 
 def _stopped(
@@ -202,10 +195,9 @@ def _stopped(
         if r.state == NOT_STARTED:
             r.detail = "untouched"
     cli = f"bluegreen --env {failed.env}"
-    steps = []
-    if kept:
-        steps.append(f"{cli}{failed.flag} recover  (its lock and journal were kept)")
-    steps.append(f"continue: {cli} deploy {report.version} --regions {_regions_flag(targets)} --resume")
+    resume = f"{cli} deploy {report.version} --regions {_regions_flag(targets)} --resume"
+    steps = [f"first: {cli}{failed.flag} recover  (its lock and journal were kept)"] if kept else []
+    steps.append(f"continue: {resume}")
     done = [t for t, r in zip(targets, report.regions, strict=True) if r.state == DONE]
     if done:
         steps.append(f"or roll the finished regions back: {cli} rollback --regions {_regions_flag(done)}")
@@ -215,7 +207,7 @@ def _stopped(
         + "\nnext:\n"
         + "\n".join(f"  {s}" for s in steps)
     )
-    return WaveStopped(report, message, hint=steps[0])
+    return WaveStopped(report, message, hint=f"{cli}{failed.flag} recover" if kept else resume)
 
 
 def rollback_waves(
