@@ -113,7 +113,9 @@ def test_status_in_a_region_and_status_all_one_row_per_env_and_region(regions, s
     rows = {line.split()[0] for line in out.splitlines()[2:] if line and not line.startswith("(")}
     assert {"beta", "prod", "staging", "beta@eu-west-1", "prod@eu-west-1"} <= rows
     code, out, _ = run(capsys, settings, "status", "--all", "--region", OTHER, "--json")
-    assert code == 0 and set(json.loads(out)["environments"]) == {"beta@eu-west-1", "prod@eu-west-1"}
+    docs = json.loads(out)["environments"]
+    assert code == 0 and set(docs) == {"beta@eu-west-1", "prod@eu-west-1"}
+    assert docs["beta@eu-west-1"]["region"] == OTHER
 
 
 def test_status_all_names_a_region_with_roots_but_nothing_deployed(sandbox, tmp_path, capsys):

@@ -41,10 +41,10 @@ def _targets(inv: Invocation) -> list[Target]:
 
 def read_all(
     inv: Invocation, *, addresses: bool | None
-) -> tuple[dict[str, EnvState], dict[str, GitDrift], list[str]]:
-    """Every (environment, region): states (whose hints name the region) and git drift keyed by row
-    label, and a note per region
-    whose roots exist but where nothing is deployed yet (no environment there has wiring)."""
+) -> tuple[dict[str, EnvState], dict[str, GitDrift], list[str], dict[str, str]]:
+    """Every (environment, region): states (whose hints name the region), git drift and the region,
+    keyed by row label, and a note per region whose roots exist but where nothing is deployed yet (no
+    environment there has wiring)."""
     from bgctl.aws import clients_for
     from bgctl.gitdrift import git_drifts, live_split
     from bgctl.health import HttpChecker
@@ -57,6 +57,7 @@ def read_all(
     states: dict[str, EnvState] = {}
     drifts: dict[str, GitDrift] = {}
     notes: list[str] = []
+    regions: dict[str, str] = {}
     for (region, is_home), ts in groups.items():
         envs_dir = ts[0].envs_dir
         settings = scoped(home, ts[0])
@@ -71,18 +72,21 @@ def read_all(
         for t in ts:
             name = label(t)
             states[name] = read[t.env]
+            regions[name] = t.region
             if t.env in found:
                 drifts[name] = found[t.env]
-    return states, drifts, notes
+    return states, drifts, notes, regions
 
 
 def status_all(inv: Invocation, *, detailed: bool, no_fail: bool) -> None:
     from bgctl import render
 
-    states, drifts, notes = read_all(inv, addresses=True if detailed or inv.as_json else None)
+    states, drifts, notes, regions = read_all(inv, addresses=True if detailed or inv.as_json else None)
     attention = {e: render.attention(s, drifts.get(e)) for e, s in states.items()}
     if inv.as_json:
         docs = {e: render.status_json(s, drifts.get(e), attention[e]) for e, s in states.items()}
+        for name, region in regions.items():
+            docs[name]["region"] = region
         doc: dict[str, Any] = {"schema_version": render.STATUS_SCHEMA, "environments": docs}
         if notes:
             doc["regions_not_deployed"] = notes
