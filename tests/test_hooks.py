@@ -17,7 +17,8 @@ import pytest
 
 from bgctl.errors import HealthGateError, WiringError
 from bgctl.history import HistoryStore
-from bgctl.hooks import HookRunner, Release, parse_hooks
+from bgctl.hooks import HookRunner
+from bgctl.hookspec import Release, parse_hooks
 from bgctl.wiring import wiring_param
 from bgtest import HardKill, RecordingReporter, copy_envs, make_context, mark_holder_dead, ops, param
 

@@ -23,7 +23,7 @@ from typing import Any
 from bgctl import REPO_ROOT
 from bgctl.colorfile import COLOR_FILE, read_active_color
 from bgctl.errors import BlueGreenError, UsageError, WiringError
-from bgctl.hooks import HookSpec, parse_hooks
+from bgctl.hookspec import HookSpec, parse_hooks
 
 ENVS_DIR = REPO_ROOT / "terraform" / "envs"
 MODULE_NAME = "blue_green"

@@ -75,6 +75,8 @@ class Journal:
     rejected: tuple[str, ...] = ()
     via: str = "api"
     stamp: str = ""  # when the operation was decided (release hooks write it, so re-runs match)
+    canary: tuple[int, ...] = ()  # the canary's weights, if the operation shifts traffic in steps
+    bake_until: str = ""  # the current bake's end (status shows the time left)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -117,6 +119,8 @@ class Journal:
             "rejected": list(self.rejected),
             "via": self.via,
             "stamp": self.stamp,
+            "canary": list(self.canary),
+            "bake_until": self.bake_until,
         }
 
     @classmethod
@@ -140,6 +144,8 @@ class Journal:
                 rejected=tuple(str(c) for c in doc.get("rejected", ())),
                 via=str(doc.get("via", "api")),
                 stamp=str(doc.get("stamp", "")),
+                canary=tuple(int(w) for w in doc.get("canary", ())),
+                bake_until=str(doc.get("bake_until", "")),
                 id=str(doc.get("id", "")),
             )
         except (KeyError, TypeError) as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS
+from bgctl.canary import seconds_left
 from bgctl.context import Outcome
 from bgctl.gate import read_gate
 
@@ -62,6 +63,9 @@ def _header(st: EnvState, *, detailed: bool, git: GitDrift | None) -> list[str]:
         lines += [f"      {line}" for line in git.fix]
     if st.lock:
         lines.append(lock_line(st))
+    canary = canary_line(st)
+    if canary:
+        lines.append(canary)
     if st.last:
         lines.append(f"Last operation: {st.last.describe()}")
     if detailed and st.wiring is not None:
@@ -119,6 +123,25 @@ def standby_line(st: EnvState, cs: ColorState) -> str:
         f"Standby: NOT held (min {cs.min_size} < desired {cs.desired}): scaling policies may scale it in "
         f"{WARN}  → run: bluegreen --env {st.env} validate"
     )
+
+
+def canary_line(st: EnvState) -> str:
+    """A canary in progress: the weights now, the step, the time left in the bake."""
+    journal = st.journal
+    if journal is None or not journal.canary:
+        return ""
+    split = st.routing.split
+    now = split.describe() if split else st.routing.describe()
+    weight = split.canary_weight if split and split.active != journal.target_color else None
+    step = (
+        f"step {journal.canary.index(weight) + 1}/{len(journal.canary)}"
+        if weight in journal.canary
+        else "steps"
+    )
+    left = seconds_left(journal.bake_until) if journal.bake_until else None
+    bake = f", bake ends in {max(left, 0):.0f}s" if left is not None else ""
+    weights = "/".join(f"{w}%" for w in journal.canary)
+    return f"🐤 Canary of {journal.target_color}: {now} ({step} of {weights}{bake})"
 
 
 def lock_line(st: EnvState) -> str:

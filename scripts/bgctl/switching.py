@@ -35,6 +35,7 @@ def _no_fence() -> None:
 
 class TrafficDriver(Protocol):
     name: str
+    supports_weights: bool  # can apply a canary's weighted split
 
     def check_available(self, env: str) -> None:
         """Raise before any mutation when this driver cannot run here."""
@@ -45,6 +46,7 @@ class TrafficDriver(Protocol):
 
 class ApiDriver:
     name = "api"
+    supports_weights = True
 
     def __init__(self, clients: Clients, envs_dir: Path) -> None:
         self.clients = clients
@@ -55,7 +57,7 @@ class ApiDriver:
 
     def apply(self, wiring: Wiring, split: TrafficSplit, *, fence: Fence = _no_fence) -> None:
         elb = self.clients.elbv2
-        actions = forward_actions(wiring, split)
+        actions = forward_actions(wiring, split, stickiness_seconds=wiring.canary.stickiness_seconds)
         for carrier in carriers(wiring):
             if carrier.kind == "listener":
                 with aws_errors(f"elbv2:ModifyListener ({carrier.key})"):
@@ -71,6 +73,7 @@ class TerraformDriver:
     """Switch by planning and applying the environment's root with the new color file."""
 
     name = "terraform"
+    supports_weights = False
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, WiringError
-from bgctl.hooks import Release
+from bgctl.hookspec import Release
 from bgctl.lock import EnvLock, held_error
 from bgctl.plan import MoveTraffic, Plan, RunHook
 from bgctl.runner import Runner
