@@ -246,6 +246,14 @@ resource "aws_security_group_rule" "health_probe" {
   to_port                  = 80
 }
 
+# Adopting (docs/MIGRATION.md): the rule exists in compiler-explorer/infra's account, so the first plan
+# imports it (the ID is the provider's <group>_ingress_tcp_80_80_<source group>); a no-op once in state.
+import {
+  for_each = var.create_security_groups ? toset([]) : toset(["health_probe"])
+  to       = aws_security_group_rule.health_probe[0]
+  id       = "${data.aws_security_group.instances[0].id}_ingress_tcp_80_80_${data.aws_security_group.health_checker[0].id}"
+}
+
 data "aws_iam_policy_document" "assume_ec2" {
   statement {
     actions = ["sts:AssumeRole"]
