@@ -6,7 +6,8 @@ the admin node's :80 rule, the GccExplorerApp ALB with its :80/:443 listeners fo
 beta's /beta* rule at priority 101, the blue/green target groups, ASGs (on a shared ce-<env> launch
 template), color parameters and scaling policies. Then the working copy's roots, with their
 adopt.auto.tfvars.json (AMI IDs replaced by the seeded ones: AMI IDs are per account), are planned:
-only imports, creates and in-place updates, never a destroy or a replacement.
+only imports, creates and in-place updates, never a destroy or a replacement. Beta's adoption is then
+applied: the re-plan is empty and a flipped color file plans exactly the switch.
 
 Where Terraform >= 1.10 or the hashicorp/aws provider is missing, every test skips with the reason.
 """
@@ -14,6 +15,7 @@ Where Terraform >= 1.10 or the hashicorp/aws provider is missing, every test ski
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,11 @@ from typing import Any
 import pytest
 
 from bgctl.adoptplan import AdoptionReport, adoption_report, plan_root, render
+from bgctl.planguard import parse_plan
 from bgctl.sandbox.clients import fake_session, make_clients
 from bgctl.sandbox.server import REAL_AWS_VARS, sandbox_environ
 from bgctl.sandbox.tfsandbox import SandboxProcess, _self_signed_certificate, _source_image, working_copy
-from bgctl.terraform import default_binary
+from bgctl.terraform import TerraformRoot, default_binary
 from bgctl.tfconfig import provider_status
 from bgctl.tfoverride import write_override
 
@@ -243,6 +246,26 @@ def test_a_color_file_that_disagrees_with_live_is_refused(adopted, monkeypatch):
         color_file.write_text(original)
     assert not report.ok
     assert any("active_color" in r and "'blue'" in r for r in report.refused), report.refused
+
+
+def test_after_adopting_the_plan_is_empty_and_a_switch_is_exactly_the_switch(adopted, monkeypatch, tmp_path):
+    """Apply beta's adoption (in a copy of its own, so the other tests' plans do not depend on order),
+    then: the re-plan is empty, and a color file flipped to green plans only the switch."""
+    terraform, binary, environ = adopted
+    for name in (*REAL_AWS_VARS, "BLUEGREEN_TF_PLUGIN_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    copy = tmp_path / "terraform"
+    shutil.copytree(terraform, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"))
+    root = TerraformRoot(copy / "envs" / "beta", binary, env=environ)
+    root.init(backend=True)
+    root.apply_plan(root.plan_to_file(tmp_path / "adopt.tfplan"))
+    assert not root.plan_to_file(tmp_path / "replan.tfplan").has_changes
+    (copy / "envs" / "beta" / "active_color.auto.tfvars.json").write_text(
+        json.dumps({"active_color": "green"})
+    )
+    report = parse_plan(root.show_json(root.plan_to_file(tmp_path / "switch.tfplan")))
+    assert report.is_pure_switch, report.other_changes
+    assert report.colors() == ("blue", "green")
 
 
 def test_the_report_refuses_destroys_and_replacements():

@@ -164,6 +164,32 @@ def test_stock_moto_still_keeps_one_policy_per_name(moto):
     assert len(found) == 1, "moto now scopes policy names to their group: drop fix 8"
 
 
+def _cooldown_after_update(clients) -> int:
+    template, group = _name("lt"), _name("beta-blue")
+    _launch_template(clients, template)
+    clients.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        MinSize=0,
+        MaxSize=1,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "1"},
+        AvailabilityZones=["us-east-1a"],
+    )
+    clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, DefaultCooldown=90)
+    (found,) = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+        "AutoScalingGroups"
+    ]
+    return int(found["DefaultCooldown"])
+
+
+def test_an_update_sets_the_default_cooldown(moto):
+    assert _cooldown_after_update(moto.clients) == 90
+
+
+def test_stock_moto_still_ignores_the_cooldown_on_update(moto):
+    with moto_fixes.stock("update_sets_cooldown"):
+        assert _cooldown_after_update(moto.clients) == 300, "moto now updates DefaultCooldown: drop fix 9"
+
+
 def test_stock_rejects_unknown_fix_names():
     with pytest.raises(ValueError, match="unknown fix"), moto_fixes.stock("no_such_fix"):
         pass

@@ -1,4 +1,4 @@
-"""Eight fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
+"""Nine fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
 
 1. Scale-in leaves stale targets. moto deregisters terminated instances from target groups only when
    they are terminated through the EC2 TerminateInstances API. An ASG that scales in (set_desired_capacity,
@@ -52,6 +52,10 @@ plan that is more than the switch) depends on that.
    to its group, and compiler-explorer/infra names both colors' CPU policies ``cpu-tracker``
    (tests/test_adopt.py builds that account). Fix: policies are kept under ``<group>/<name>``;
    DeletePolicy and ExecutePolicy find them by group and name (or by name alone when it is unique).
+
+9. An update drops ``DefaultCooldown``. moto's UpdateAutoScalingGroup ignores it (create honours it), so
+   a group adopted with AWS's default 300 s keeps 300 after Terraform sets 90 (beta), and every later
+   plan wants to set it again. Fix: an update that carries ``DefaultCooldown`` sets it.
 
 moto's backends are process-global, so the hook is too: one Sandbox per process (as with moto itself).
 Every patch checks moto's internals and skips itself with a warning when those have changed. Fixes 3
@@ -107,6 +111,7 @@ SWITCHABLE_FIXES = (
     "mixed_instances_count",
     "unrouted_targets_unused",
     "policy_names_per_group",
+    "update_sets_cooldown",
 )
 _stock: set[str] = set()
 
@@ -155,6 +160,7 @@ def install() -> bool:
             and hasattr(AutoScalingResponse, "delete_policy")
             and hasattr(AutoScalingResponse, "execute_policy")
             and hasattr(AutoScalingBackend, "put_scaling_policy")
+            and hasattr(AutoScalingResponse, "update_auto_scaling_group")
             and hasattr(FakeAutoScalingGroup, "update")
             and hasattr(FakeAutoScalingGroup, "set_desired_capacity")
             and hasattr(FakeAutoScalingGroup, "replace_autoscaling_group_instances")
@@ -166,6 +172,7 @@ def install() -> bool:
         _patch_launch_template_tags(LaunchTemplateBackend)
         _patch_scaling_policy(AutoScalingResponse, FakeScalingPolicy)
         _patch_policy_names(AutoScalingBackend, AutoScalingResponse)
+        _patch_update_cooldown(AutoScalingResponse)
         _patch_group_update(FakeAutoScalingGroup)
         _patch_mixed_instances_count(FakeAutoScalingGroup)
         _installed = True
@@ -318,6 +325,21 @@ def _patch_policy_names(backend_class: Any, response: Any) -> None:
     backend_class.put_scaling_policy = put_scaling_policy
     response.delete_policy = by_group(original_delete, "delete_policy")
     response.execute_policy = by_group(original_execute, "execute_policy")
+
+
+def _patch_update_cooldown(response: Any) -> None:
+    original = response.update_auto_scaling_group
+
+    def update_auto_scaling_group(self: Any) -> Any:
+        result = original(self)
+        cooldown = self._get_int_param("DefaultCooldown")
+        if _active("update_sets_cooldown") and cooldown is not None:
+            group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+            if group is not None:
+                group.default_cooldown = cooldown
+        return result
+
+    response.update_auto_scaling_group = update_auto_scaling_group
 
 
 def _patch_group_update(group_class: Any) -> None:
