@@ -25,10 +25,12 @@ from bgctl import COLORS, other_color
 from bgctl.buildkeys import number_of
 from bgctl.builds import discovery_dir
 from bgctl.envspec import EnvSpec
+from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Boot,
     Builds,
+    CanaryConfig,
     Capacity,
     Wiring,
     active_color_param,
@@ -149,6 +151,11 @@ def _tagged(spec: EnvSpec, **own: str) -> list[ElbTagTypeDef]:
 def initial_capacity(spec: EnvSpec) -> int:
     """Instances the active color starts with: enough to be live, never above the ASG maximum."""
     return min(max(1, spec.min_healthy), spec.max_size)
+
+
+def serving_min(spec: EnvSpec) -> int:
+    """The active color's minimum once a deploy put it in service (CapacityPolicy.serving_min)."""
+    return min(spec.max_size, max(spec.min_size, spec.min_healthy, 1))
 
 
 def synthetic_spec(name: str, *, rule_priority: int, max_size: int = 4, **overrides: object) -> EnvSpec:
@@ -353,7 +360,7 @@ def _create_color(
         "AutoScalingGroupName": name,
         # Terraform creates both at min 0; the deploy that put the active color in service raised its
         # min to the serving minimum (CapacityPolicy.serving_min): the sandbox starts after that deploy.
-        "MinSize": min(spec.max_size, max(spec.min_size, spec.min_healthy, 1)) if desired else 0,
+        "MinSize": serving_min(spec) if desired else 0,
         "MaxSize": spec.max_size,
         "DesiredCapacity": desired,
         "VPCZoneIdentifier": ",".join(infra.subnet_ids),
@@ -401,6 +408,7 @@ def _build_environment(
     tg_arns: dict[str, str],
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> EnvResources:
     active = spec.active_color
     if spec.routing == "listener_default":
@@ -443,6 +451,8 @@ def _build_environment(
         protected=spec.protected,
         release_hooks=spec.release_hooks,
         boot=boot_of(spec),
+        # The module's canary block: its default stickiness and the names of the alarms _build creates.
+        canary=CanaryConfig(STICKINESS_SECONDS, alarm_names(spec.name) if alarms else {}),
     )
     return EnvResources(wiring=wiring, active_color=active)
 
@@ -531,6 +541,7 @@ def _build(
     health_url_template: str | None,
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> dict[str, EnvResources]:
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
@@ -547,9 +558,12 @@ def _build(
             tg_arns=tg_arns[name],
             builds_bucket=builds_bucket,
             active_desired=active_desired,
+            alarms=alarms,
         )
         for name, spec in specs.items()
     }
+    if alarms:
+        build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS)
     _put_parameters(clients, _parameters(built))
     _build_bucket(clients, builds_bucket, specs)
     return built
@@ -592,4 +606,5 @@ def build_synthetic(
         health_url_template=health_url_template,
         builds_bucket=builds_bucket,
         active_desired=instances_per_env,
+        alarms=False,  # the benchmark reads status, never a bake's alarms
     )

@@ -1,0 +1,62 @@
+# beta in eu-west-1: /beta* on that region's ALB. The home root is terraform/envs/beta (us-east-1);
+# this root differs only in its provider region, backend key and the region's lookups, and has its own
+# state, color file and SSM parameters. Shared pieces come from module "shared" (lookups only): the
+# region's network, ALB and instances' security group, and terraform/envs-eu-west-1/prod (the
+# listeners) must have been applied first; see terraform/README.md (Regions).
+# Per-environment settings are literal module arguments: scripts/bgctl/envspec.py parses them.
+
+module "shared" {
+  source = "../../modules/shared_lookups"
+
+  lookup_listeners = true
+}
+
+module "blue_green" {
+  source = "../../modules/blue_green"
+
+  environment  = "beta"
+  active_color = var.active_color
+
+  # Percent of requests to the other color during a canary step (0 otherwise); from the color file too.
+  canary_weight = var.canary_weight
+
+  routing            = "path_rule"
+  https_listener_arn = module.shared.https_listener_arn
+  http_listener_arn  = module.shared.http_listener_arn
+  http_rule          = var.http_rule
+  path_patterns      = ["/beta*"]
+  rule_priority      = 101
+
+  vpc_id                               = module.shared.vpc_id
+  subnet_ids                           = module.shared.subnet_ids
+  security_group_ids                   = [module.shared.security_group_id]
+  iam_instance_profile_name            = module.shared.instance_profile_name
+  iam_instance_profile_per_environment = var.instance_profile_per_environment
+  key_name                             = var.key_name
+
+  os               = "linux"
+  architecture     = "x86_64"
+  ami_id           = var.ami_id
+  ami_name_pattern = "compiler-explorer packer 24.04 @ *"
+  root_volume_size = var.root_volume_size
+  instance_type    = "m5.large"
+
+  boot_contract        = var.boot_contract
+  boot_version_key     = "version/beta"
+  instance_name_prefix = var.instance_name_prefix
+  detailed_monitoring  = var.detailed_monitoring
+  release_hooks        = var.release_hooks
+
+  asg_max_size              = 10
+  min_healthy_instances     = 1
+  health_check_grace_period = 240
+  default_cooldown          = 90
+  unhealthy_threshold       = 3
+  load_balancing_algorithm  = "least_outstanding_requests"
+
+  enable_sqs_autoscaling    = true
+  sqs_queue_names           = { blue = "beta-compilation-queue-blue.fifo", green = "beta-compilation-queue-green.fifo" }
+  sqs_messages_per_instance = 2
+  sqs_policy_name           = "beta-compilation-queue-tracker-{color}"
+  estimated_instance_warmup = 90
+}
