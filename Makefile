@@ -181,6 +181,11 @@ sandbox: setup $(if $(TF),tfrc) ## Keep a sandbox running in the foreground; oth
 bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 envs x 40 instances
 	$(PY) scripts/bench.py $(ARGS)
 
+.PHONY: adopt-plan
+adopt-plan: tfrc ## Migration plan of ENV's root (ENV=shared too) in compiler-explorer/infra's account: imports, no destroys [ARGS=--json]
+	$(call need,ENV,prod)
+	$(TFENV) $(PY) scripts/adopt-plan --env $(ENV) $(ARGS)
+
 .PHONY: tf-validate
 tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)
 	$(TFENV) $(PY) scripts/tf-validate

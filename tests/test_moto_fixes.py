@@ -118,6 +118,78 @@ def test_stock_moto_still_drops_enabled_and_returns_an_empty_predictive_block(mo
     assert policy.get("PredictiveScalingConfiguration") == {}, "moto fixed the predictive block"
 
 
+def _same_named_policies(clients) -> list[tuple[str, str]]:
+    template, name = _name("lt"), _name("cpu-tracker")
+    _launch_template(clients, template)
+    groups = [_name("prod-blue"), _name("prod-green")]
+    for group in groups:
+        clients.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=group,
+            MinSize=0,
+            MaxSize=1,
+            LaunchTemplate={"LaunchTemplateName": template, "Version": "1"},
+            AvailabilityZones=["us-east-1a"],
+        )
+        clients.autoscaling.put_scaling_policy(
+            AutoScalingGroupName=group,
+            PolicyName=name,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration={
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                "TargetValue": 25.0,
+            },
+        )
+    found = []
+    for group in groups:
+        found += [
+            (p["AutoScalingGroupName"], p["PolicyName"])
+            for p in clients.autoscaling.describe_policies(AutoScalingGroupName=group)["ScalingPolicies"]
+        ]
+    return found
+
+
+def test_a_policy_name_is_scoped_to_its_group(moto):
+    found = _same_named_policies(moto.clients)
+    assert len(found) == 2 and len({g for g, _ in found}) == 2  # cpu-tracker on both colors
+    group, name = found[0]
+    moto.clients.autoscaling.delete_policy(AutoScalingGroupName=group, PolicyName=name)
+    assert moto.clients.autoscaling.describe_policies(AutoScalingGroupName=group)["ScalingPolicies"] == []
+    other = moto.clients.autoscaling.describe_policies(AutoScalingGroupName=found[1][0])["ScalingPolicies"]
+    assert [p["PolicyName"] for p in other] == [name]
+
+
+def test_stock_moto_still_keeps_one_policy_per_name(moto):
+    with moto_fixes.stock("policy_names_per_group"):
+        found = _same_named_policies(moto.clients)
+    assert len(found) == 1, "moto now scopes policy names to their group: drop fix 8"
+
+
+def _cooldown_after_update(clients) -> int:
+    template, group = _name("lt"), _name("beta-blue")
+    _launch_template(clients, template)
+    clients.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        MinSize=0,
+        MaxSize=1,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "1"},
+        AvailabilityZones=["us-east-1a"],
+    )
+    clients.autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, DefaultCooldown=90)
+    (found,) = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+        "AutoScalingGroups"
+    ]
+    return int(found["DefaultCooldown"])
+
+
+def test_an_update_sets_the_default_cooldown(moto):
+    assert _cooldown_after_update(moto.clients) == 90
+
+
+def test_stock_moto_still_ignores_the_cooldown_on_update(moto):
+    with moto_fixes.stock("update_sets_cooldown"):
+        assert _cooldown_after_update(moto.clients) == 300, "moto now updates DefaultCooldown: drop fix 9"
+
+
 def test_stock_rejects_unknown_fix_names():
     with pytest.raises(ValueError, match="unknown fix"), moto_fixes.stock("no_such_fix"):
         pass

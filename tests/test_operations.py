@@ -218,17 +218,67 @@ def test_prod_discovery_copied_from_staging(sandbox, envs_dir):
     assert "Compiler discovery has not run for prod/gh-105" in prompter.asked[0]
     assert any("copied compiler discovery" in n for n in outcome.notes)
     bucket = wiring(ctx, "prod").builds.bucket
-    ctx.clients.s3.head_object(Bucket=bucket, Key="dist/discovery/prod/gh-105.json")
+    # prod's discovery lives under "release" (its instances' branch), readable by the instances
+    key = "dist/discovery/release/gh-105.json"
+    ctx.clients.s3.head_object(Bucket=bucket, Key=key)
+    grants = ctx.clients.s3.get_object_acl(Bucket=bucket, Key=key)["Grants"]
+    assert any(
+        g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ" for g in grants
+    )
     assert_settled(ctx, "prod", "green")
 
 
 def test_prod_discovery_copy_failure_fails_the_deployment(sandbox, envs_dir):
-    ctx = make_context(sandbox, envs_dir, "prod", prompter=ScriptedPrompter(choices=[1]))
-    bucket = wiring(ctx, "prod").builds.bucket
-    ctx.clients.s3.delete_object(Bucket=bucket, Key="dist/discovery/staging/gh-105.json")
+    """The sources had the file when the operator chose to copy it; by the copy they no longer do."""
+    bucket = sandbox.builds_bucket
+
+    def sources_vanish() -> None:
+        for source in ("staging", "beta"):
+            sandbox.clients.s3.delete_object(Bucket=bucket, Key=f"dist/discovery/{source}/gh-105.json")
+
+    prompter = ScriptedPrompter(choices=[1], meanwhile=sources_vanish)
+    ctx = make_context(sandbox, envs_dir, "prod", prompter=prompter)
     with pytest.raises(RefusedError, match="deployment failed"):
         ops.deploy(ctx, "gh-105")
     assert asg(ctx.clients, "prod-green")["DesiredCapacity"] == 0
+
+
+def test_prod_discovery_falls_back_to_beta(sandbox, envs_dir):
+    bucket = sandbox.builds_bucket
+    sandbox.clients.s3.delete_object(Bucket=bucket, Key="dist/discovery/staging/gh-105.json")
+    prompter = ScriptedPrompter(choices=[1])
+    ctx = make_context(sandbox, envs_dir, "prod", prompter=prompter)
+    outcome = ops.deploy(ctx, "gh-105")
+    assert "copy discovery from beta" in prompter.asked[0]
+    assert any("copied compiler discovery for gh-105 from beta" in n for n in outcome.notes)
+    ctx.clients.s3.head_object(Bucket=bucket, Key="dist/discovery/release/gh-105.json")
+
+
+def test_without_discovery_and_no_source_skip_confirmation_deploys_with_a_warning(sandbox, envs_dir):
+    """Environments other than prod and winprod have no source to copy from: compiler-explorer/infra
+    deploys them without discovery, with a warning (and asks when it may)."""
+    sandbox.clients.s3.delete_object(Bucket=sandbox.builds_bucket, Key="dist/discovery/beta/gh-105.json")
+    ctx = make_context(sandbox, envs_dir, "beta")
+    outcome = ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    assert any("WITHOUT compiler discovery" in n for n in outcome.notes)
+    assert_settled(ctx, "beta", "green")
+
+
+def test_without_discovery_and_no_source_the_operator_may_cancel(sandbox, envs_dir):
+    sandbox.clients.s3.delete_object(Bucket=sandbox.builds_bucket, Key="dist/discovery/beta/gh-105.json")
+    prompter = ScriptedPrompter(confirms=[False])
+    ctx = make_context(sandbox, envs_dir, "beta", prompter=prompter)
+    with pytest.raises(RefusedError, match="cancelled"):
+        ops.deploy(ctx, "gh-105")
+    assert "Compiler discovery has not run for beta/gh-105" in prompter.asked[0]
+    assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 0
+
+
+def test_wintest_needs_no_discovery(sandbox, envs_dir):
+    ctx = make_context(sandbox, envs_dir, "wintest", prompter=ScriptedPrompter())
+    outcome = ops.deploy(ctx, "gh-105")  # no discovery for wintest at all, and no question
+    assert not any("discovery" in n for n in outcome.notes)
+    assert_settled(ctx, "wintest", "green")
 
 
 def test_prod_discovery_cancel(sandbox, envs_dir):
@@ -241,8 +291,8 @@ def test_unknown_build_and_bad_capacity_refused_before_mutation(sandbox, envs_di
     ctx = make_context(sandbox, envs_dir)
     with pytest.raises(RefusedError, match="build gh-999 not found"):
         ops.deploy(ctx, "gh-999", skip_confirmation=True)
-    with pytest.raises(UsageError, match=r"outside 1\.\.4"):
-        ops.deploy(ctx, "gh-105", capacity=9, skip_confirmation=True)
+    with pytest.raises(UsageError, match=r"outside 1\.\.10"):  # beta's max: 10, as compiler-explorer/infra's
+        ops.deploy(ctx, "gh-105", capacity=11, skip_confirmation=True)
     prod = make_context(sandbox, envs_dir, "prod")
     with pytest.raises(UsageError, match=r"--capacity 1 is outside 2\.\.40 for prod"):
         ops.deploy(prod, "gh-104", capacity=1, skip_confirmation=True)

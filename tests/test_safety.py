@@ -81,8 +81,10 @@ def test_a_deploy_decided_on_a_stale_read_refuses_and_touches_nothing(sandbox, e
     assert blue["MinSize"] == blue["DesiredCapacity"] > 0 and blue["SuspendedProcesses"] == []
     # ...and the refused deploy did not copy discovery either (that happens under the lock)
     bucket = wiring(first, "prod").builds.bucket
-    keys = first.clients.s3.list_objects_v2(Bucket=bucket, Prefix="dist/discovery/prod/").get("Contents", [])
-    assert "dist/discovery/prod/gh-105.json" not in {k["Key"] for k in keys}
+    keys = first.clients.s3.list_objects_v2(Bucket=bucket, Prefix="dist/discovery/release/").get(
+        "Contents", []
+    )
+    assert "dist/discovery/release/gh-105.json" not in {k["Key"] for k in keys}
 
 
 # -- 2. force-unlock of a live holder; fencing ---------------------------------------------------------

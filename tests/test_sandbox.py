@@ -195,12 +195,19 @@ def test_builds_bucket_holds_builds_and_discovery(sandbox_readonly: Sandbox) -> 
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUILDS_BUCKET)
         for obj in page.get("Contents", [])
     }
-    for branch, versions in SAMPLE_BUILDS.items():
+    for branch, versions in SAMPLE_BUILDS.items():  # named as compiler-explorer/infra's CI names them
         for version in versions:
-            assert f"dist/gh/{branch}/{version}.tar.xz" in keys
+            number = version.removeprefix("gh-")
+            assert f"dist/gh/{branch}/{number}.tar.xz" in keys
+            assert f"dist/gh/{branch}/{number}.zip" in keys
     assert f"dist/discovery/staging/{NEWEST_VERSION}.json" in keys
-    assert f"dist/discovery/prod/{NEWEST_VERSION}.json" not in keys  # the prod-discovery prompt path
-    assert f"dist/discovery/prod/{ACTIVE_VERSION}.json" in keys
+    # prod's discovery lives under its instances' branch, "release"; the newest build lacks it (the
+    # prod-discovery prompt path)
+    assert f"dist/discovery/release/{NEWEST_VERSION}.json" not in keys
+    assert f"dist/discovery/release/{ACTIVE_VERSION}.json" in keys
+    assert not any(
+        k.startswith("dist/discovery/prod/") or k.startswith("dist/discovery/wintest/") for k in keys
+    )
     body = s3.get_object(Bucket=BUILDS_BUCKET, Key=f"dist/discovery/staging/{NEWEST_VERSION}.json")["Body"]
     assert json.loads(body.read())["version"] == NEWEST_VERSION
 

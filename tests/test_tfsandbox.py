@@ -65,11 +65,11 @@ def test_the_child_exits_when_its_parent_closes_the_pipe():
 
 def test_amis_wanted_follow_the_roots_patterns_and_architectures():
     wanted = {(a.name, a.architecture, a.windows) for a in amis_wanted(ENVS_DIR, environment_names())}
-    assert wanted == {
-        ("compiler-explorer-packer-20250601T000000Z", "x86_64", False),
-        ("compiler-explorer-packer-arm64-20250601T000000Z", "arm64", False),
-        ("compiler-explorer-gpu-packer-20250601T000000Z", "x86_64", False),
-        ("compiler-explorer-windows-packer-20250601T000000Z", "x86_64", True),
+    assert wanted == {  # compiler-explorer/infra's packer names (packer/*.pkr.hcl)
+        ("compiler-explorer packer 24.04 @ 20250601000000", "x86_64", False),
+        ("compiler-explorer aarch64 packer 24.04 @ 20250601000000", "arm64", False),
+        ("compiler-explorer gpu packer 24.04 @ 20250601000000", "x86_64", False),
+        ("compiler-explorer windows packer @ 20250601000000", "x86_64", True),
     }
 
 
@@ -92,18 +92,18 @@ def test_seed_creates_every_pre_existing_piece_the_roots_look_up(child):
     images = clients.ec2.describe_images(Owners=["self"])["Images"]
     by_name = {i["Name"]: i for i in images}
     assert set(by_name) == set(seeded.amis)
-    assert by_name["compiler-explorer-packer-arm64-20250601T000000Z"]["Architecture"] == "arm64"
-    assert by_name["compiler-explorer-packer-20250601T000000Z"]["Architecture"] == "x86_64"
-    assert by_name["compiler-explorer-windows-packer-20250601T000000Z"].get("Platform") == "windows"
+    assert by_name["compiler-explorer aarch64 packer 24.04 @ 20250601000000"]["Architecture"] == "arm64"
+    assert by_name["compiler-explorer packer 24.04 @ 20250601000000"]["Architecture"] == "x86_64"
+    assert by_name["compiler-explorer windows packer @ 20250601000000"].get("Platform") == "windows"
     # The module's lookup: most recent of self with the pattern AND the architecture.
     x86 = clients.ec2.describe_images(
         Owners=["self"],
         Filters=[
-            {"Name": "name", "Values": ["compiler-explorer-packer-*"]},
+            {"Name": "name", "Values": ["compiler-explorer packer 24.04 @ *"]},
             {"Name": "architecture", "Values": ["x86_64"]},
         ],
     )["Images"]
-    assert [i["Name"] for i in x86] == ["compiler-explorer-packer-20250601T000000Z"]
+    assert [i["Name"] for i in x86] == ["compiler-explorer packer 24.04 @ 20250601000000"]
 
 
 def test_apply_order_is_shared_then_prod_then_the_path_environments():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bgctl.aws import Clients, aws_errors, put_parameter
+from bgctl.bootcontract import record_color_build
 from bgctl.journal import AsgSnapshot
 from bgctl.state import ColorState
 from bgctl.wiring import Wiring, active_color_param, active_tg_param
@@ -53,8 +54,12 @@ def set_min(clients: Clients, asg_name: str, min_size: int) -> None:
 
 
 def record_version(clients: Clients, wiring: Wiring, color: str, version: str | None) -> None:
-    """Record the version ``color`` boots (only that color: the other keeps booting its own)."""
+    """Record the version ``color`` boots (only that color: the other keeps booting its own): its SSM
+    version parameter and, with the ``version_key`` boot contract, the S3 object its instances read
+    (``bgctl.bootcontract``, docs/BOOT-CONTRACT.md). ``None`` (an undo to a color that had no version)
+    removes that object, so the color boots the live build again."""
     put_parameter(clients.ssm, wiring.version_parameters[color], version or "none")
+    record_color_build(clients, wiring, color, version)
 
 
 def record_active(clients: Clients, wiring: Wiring, color: str) -> None:

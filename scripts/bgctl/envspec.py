@@ -4,23 +4,34 @@ Each root ``terraform/envs/<env>/`` calls the ``blue_green`` module with literal
 its active color in ``active_color.auto.tfvars.json``. ``load_env_specs`` parses them (python-hcl2) into
 ``EnvSpec`` values that the sandbox, the contract tests and the CLI share. Inputs a root does not pass
 take the module's declared defaults (read from the module's ``variables.tf``).
+
+An argument may also be exactly ``var.<name>``, a variable of the root itself: what differs between a
+fresh account and compiler-explorer/infra's (terraform/README.md, "Two accounts"). Its value is what
+Terraform would use: the root's ``*.auto.tfvars.json`` files in lexical order over the variable's
+default. ``fresh_account=True`` leaves ``adopt.auto.tfvars.json`` out: the account the sandbox builds.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bgctl import REPO_ROOT
 from bgctl.colorfile import COLOR_FILE, read_active_color
-from bgctl.errors import BlueGreenError, UsageError
+from bgctl.errors import BlueGreenError, UsageError, WiringError
+from bgctl.hookspec import HookSpec, parse_hooks
 
 ENVS_DIR = REPO_ROOT / "terraform" / "envs"
 MODULE_NAME = "blue_green"
+# The root's description of compiler-explorer/infra's account (terraform/README.md, "Two accounts").
+ADOPT_FILE = "adopt.auto.tfvars.json"
+_VAR_REF = re.compile(r"^\$\{var\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\}$")
 __all__ = [
+    "ADOPT_FILE",
     "COLOR_FILE",
     "ENVS_DIR",
     "EnvSpec",
@@ -33,6 +44,7 @@ __all__ = [
     "load_hcl_file",
     "module_call",
     "module_variables",
+    "root_variable_values",
 ]
 
 
@@ -72,6 +84,13 @@ class EnvSpec:
     architecture: str  # "x86_64" | "arm64"
     active_color: str
     protected: bool = False  # production: typed confirmation before any change (module input)
+    unhealthy_threshold: int = 2
+    load_balancing_algorithm: str = "round_robin"
+    default_cooldown: int | None = None
+    instance_name_prefix: str = ""  # the Name tag: <prefix><env>-<color>
+    boot_contract: str = "user_data"  # or "version_key" (docs/BOOT-CONTRACT.md)
+    boot_version_key: str | None = None  # e.g. version/release
+    release_hooks: tuple[HookSpec, ...] = ()  # none unless the root declares them
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,20 +152,55 @@ def module_variables(module_dir: Path) -> dict[str, dict[str, Any]]:
     return variables
 
 
+def root_variable_values(root: Path, *, fresh_account: bool = False) -> dict[str, Any]:
+    """The values Terraform gives the root's variables without ``-var``: each default, overridden by
+    the root's ``*.auto.tfvars.json`` files in lexical order (``fresh_account``: without ADOPT_FILE).
+    Variables with neither are absent."""
+    values = {name: body["default"] for name, body in module_variables(root).items() if "default" in body}
+    for path in sorted(root.glob("*.auto.tfvars.json")):
+        if fresh_account and path.name == ADOPT_FILE:
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EnvSpecError(f"{root.name}: {path.name} is not readable JSON ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise EnvSpecError(f"{root.name}: {path.name} must hold a JSON object of variable values")
+        values.update(doc)
+    return values
+
+
 # --------------------------------------------------------------------------------------------------
 # EnvSpec
 # --------------------------------------------------------------------------------------------------
 class _Args:
-    """A module call's arguments with the module's defaults behind them; literal values only."""
+    """A module call's arguments with the module's defaults behind them; literal values, or exactly
+    ``var.<name>`` of the root (resolved from ``root_values``)."""
 
-    def __init__(self, env: str, args: dict[str, Any], variables: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        env: str,
+        args: dict[str, Any],
+        variables: dict[str, dict[str, Any]],
+        root_values: dict[str, Any] | None = None,
+    ) -> None:
         self.env = env
         self.args = args
         self.variables = variables
+        self.root_values = root_values or {}
 
     def raw(self, key: str) -> Any:
         if key in self.args:
-            return self.args[key]
+            value = self.args[key]
+            ref = _VAR_REF.match(value) if isinstance(value, str) else None
+            if ref is None:
+                return value
+            if ref["name"] not in self.root_values:
+                raise EnvSpecError(
+                    f"{self.env}: module input {key!r} = var.{ref['name']}, which has no default and no "
+                    "value in the root's *.auto.tfvars.json"
+                )
+            return self.root_values[ref["name"]]
         if key in self.variables and "default" in self.variables[key]:
             return self.variables[key]["default"]
         raise EnvSpecError(f"{self.env}: module input {key!r} is neither passed nor defaulted")
@@ -187,13 +241,26 @@ class _Args:
             raise EnvSpecError(f"{self.env}: module input {key!r} must be a list of strings, got {value!r}")
         return tuple(value)
 
+    def optional_integer(self, key: str) -> int | None:
+        return None if self.literal(key) is None else self.integer(key)
 
-def _spec_from_root(root: Path) -> EnvSpec:
+    def optional_string(self, key: str) -> str | None:
+        return None if self.literal(key) is None else self.string(key)
+
+    def hooks(self, key: str) -> tuple[HookSpec, ...]:
+        try:
+            return parse_hooks(self.env, self.literal(key))
+        except WiringError as exc:
+            raise EnvSpecError(f"{self.env}: module input {key!r}: {exc.message}") from exc
+
+
+def _spec_from_root(root: Path, *, fresh_account: bool = False) -> EnvSpec:
     call = module_call(root)
     source = call.get("source")
     if not isinstance(source, str):
         raise EnvSpecError(f"{root.name}: module {MODULE_NAME!r} has no literal source")
-    a = _Args(root.name, call, module_variables((root / source).resolve()))
+    values = root_variable_values(root, fresh_account=fresh_account)
+    a = _Args(root.name, call, module_variables((root / source).resolve()), values)
     routing = a.string("routing")
     path_rule = routing == "path_rule"
     mixed = a.boolean("use_mixed_instances_policy")
@@ -205,7 +272,7 @@ def _spec_from_root(root: Path) -> EnvSpec:
         routing=routing,
         path_patterns=a.strings("path_patterns") if path_rule else (),
         rule_priority=a.integer("rule_priority") if path_rule else None,
-        http_rule=path_rule and a.raw("http_listener_arn") is not None,
+        http_rule=path_rule and a.boolean("http_rule") and a.raw("http_listener_arn") is not None,
         min_size=a.integer("asg_min_size"),
         max_size=a.integer("asg_max_size"),
         min_healthy=a.integer("min_healthy_instances"),
@@ -223,15 +290,26 @@ def _spec_from_root(root: Path) -> EnvSpec:
         architecture=a.string("architecture"),
         active_color=read_active_color(root),
         protected=a.boolean("protected"),
+        unhealthy_threshold=a.integer("unhealthy_threshold"),
+        load_balancing_algorithm=a.string("load_balancing_algorithm"),
+        default_cooldown=a.optional_integer("default_cooldown"),
+        instance_name_prefix=a.string("instance_name_prefix"),
+        boot_contract=a.string("boot_contract"),
+        boot_version_key=a.optional_string("boot_version_key"),
+        release_hooks=a.hooks("release_hooks"),
     )
 
 
-def load_env_specs(envs_dir: Path = ENVS_DIR) -> dict[str, EnvSpec]:
-    """Every environment under ``envs_dir``, keyed by name (sorted)."""
-    return {name: _spec_from_root(envs_dir / name) for name in environment_names(envs_dir)}
+def load_env_specs(envs_dir: Path = ENVS_DIR, *, fresh_account: bool = False) -> dict[str, EnvSpec]:
+    """Every environment under ``envs_dir``, keyed by name (sorted). ``fresh_account``: as the roots
+    describe a fresh account, without their ADOPT_FILE (what the sandbox builds)."""
+    return {
+        name: _spec_from_root(envs_dir / name, fresh_account=fresh_account)
+        for name in environment_names(envs_dir)
+    }
 
 
-def load_env_spec(name: str, envs_dir: Path = ENVS_DIR) -> EnvSpec:
+def load_env_spec(name: str, envs_dir: Path = ENVS_DIR, *, fresh_account: bool = False) -> EnvSpec:
     """One environment; UsageError naming the known environments when ``name`` is not one."""
     names = environment_names(envs_dir)
     if name not in names:
@@ -239,4 +317,4 @@ def load_env_spec(name: str, envs_dir: Path = ENVS_DIR) -> EnvSpec:
             f"unknown environment {name!r}: expected one of {', '.join(names) or '(none found)'}",
             hint=f"environments are the directories of {envs_dir}",
         )
-    return _spec_from_root(envs_dir / name)
+    return _spec_from_root(envs_dir / name, fresh_account=fresh_account)

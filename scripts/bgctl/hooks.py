@@ -16,13 +16,19 @@ failing post-switch hook never moves traffic back: it is reported, recorded in h
 
 Kinds (parameters in brackets):
 
-- ``deploy_log`` [``table``]: one item in a DynamoDB table: build, time, environment, color.
+- ``deploy_log`` [``table``]: one item in a DynamoDB table: build (its full key), time, environment,
+  color; compiler-explorer/infra's ``versionslog`` shape (hash ``buildId``, range ``timestamp``).
 - ``cdn_static`` [``bucket``, ``prefix``?]: the build's static assets (``<N>.static.tar.xz`` beside the
   build, or ``<version>.static.tar.xz``) unpacked into the CDN bucket, long-cached; objects already
   there with the same content are skipped.
 - ``http_post`` [``url``, ``body``?, ``token_parameter``?]: a POST (Sentry deploy marker, "now live"
   notification, router cache clear); URL and body are templates of ``{env}``, ``{version}``,
   ``{color}``; an optional bearer token comes from an SSM SecureString.
+- ``version_key`` [``key``, ``suffix``?]: point an S3 object of the builds bucket (``version/release``)
+  at the release's full build key, public-read: compiler-explorer/infra's "live version" key, which its
+  status page and color-less readers use and which instances fall back to (docs/BOOT-CONTRACT.md). Run
+  post-switch for deploy, switch and rollback, it follows traffic. ``suffix``: ``.tar.xz`` (default) or
+  ``.zip``. A color that records no build leaves the key as it is.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bgctl.aws import Clients, aws_errors, paginate
+from bgctl.bootcontract import resolve_build, write_version_object
+from bgctl.buildkeys import find_build_key
 from bgctl.errors import BlueGreenError
 from bgctl.hookspec import CACHE_CONTROL, HookSpec, Release
 
@@ -70,6 +78,7 @@ class HookRunner:
             "deploy_log": self._deploy_log,
             "cdn_static": self._cdn_static,
             "http_post": self._http_post,
+            "version_key": self._version_key,
         }
         try:
             result = action[hook.kind](hook, release)
@@ -86,7 +95,7 @@ class HookRunner:
     def _deploy_log(self, hook: HookSpec, release: Release) -> str:
         table = hook.param("table")
         item = {
-            "buildId": {"S": build_key_hint(release)},
+            "buildId": {"S": self._build_id(release)},
             "timestamp": {"S": release.stamp},  # the operation's, so a re-run writes the same item
             "env": {"S": release.env},
             "version": {"S": release.version},
@@ -95,6 +104,12 @@ class HookRunner:
         with aws_errors(f"dynamodb:PutItem {table}"):
             self.clients.dynamodb.put_item(TableName=table, Item=item)
         return f"logged {release.version} in {table}"
+
+    def _build_id(self, release: Release) -> str:
+        """The build's full key, as compiler-explorer/infra logs it (``dist/gh/main/12345.tar.xz``), or
+        ``<prefix><version>`` when the bucket has no such file."""
+        found = find_build_key(self.clients.s3, release.builds_bucket, release.builds_prefix, release.version)
+        return found or build_key_hint(release)
 
     def _cdn_static(self, hook: HookSpec, release: Release) -> str:
         bucket, prefix = hook.param("bucket"), hook.param("prefix", "")
@@ -162,6 +177,17 @@ class HookRunner:
         if not 200 <= status < 300:
             raise HookError(f"release hook {hook.name}: POST {url} answered HTTP {status}")
         return f"POST {url}: HTTP {status}"
+
+    def _version_key(self, hook: HookSpec, release: Release) -> str:
+        key = hook.param("key")
+        if release.version in ("", "none"):
+            return f"{key} unchanged: {release.color} records no build"
+        suffix = hook.param("suffix", ".tar.xz")
+        build = resolve_build(
+            self.clients.s3, release.builds_bucket, release.builds_prefix, release.version, (suffix,)
+        )
+        write_version_object(self.clients.s3, release.builds_bucket, key, build)
+        return f"s3://{release.builds_bucket}/{key} -> {build}"
 
 
 def build_key_hint(release: Release) -> str:

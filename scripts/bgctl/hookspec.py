@@ -13,7 +13,7 @@ from typing import Any
 from bgctl.errors import WiringError
 
 PHASES = ("pre-switch", "post-switch")
-KINDS = ("deploy_log", "cdn_static", "http_post")
+KINDS = ("deploy_log", "cdn_static", "http_post", "version_key")
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 NUMBER = re.compile(r"gh-([0-9]+)")
 

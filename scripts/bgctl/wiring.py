@@ -16,8 +16,18 @@ Terraform's ``blue_green`` module writes one SSM String parameter per environmen
       "protected": false,                      # production: typed confirmation before any change
       "capacity": {"min_size": 0, "max_size": 4, "min_healthy": 1},
       "version_parameters": {"blue": "/compiler-explorer/beta/blue/version", "green": "..."},
-      "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/"}
+      "boot": {"contract": "user_data", "version_keys": {}},     # additive, see below
+      "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/",
+                 "suffix": ".tar.xz"},                         # suffix additive: ".zip" for Windows
+      "release_hooks": []                                      # additive: bgctl.hooks
     }
+
+Additive fields (schema_version stays 1; absent means the default): ``release_hooks`` (none);
+``builds.suffix`` (a build is ``<branch>/<N><suffix>``; absent: ``.tar.xz`` or ``.zip``); ``boot``, the
+boot contract (docs/BOOT-CONTRACT.md): ``{"contract": "user_data", "version_keys": {}}`` when absent;
+with ``"contract": "version_key"``, ``version_keys`` is ``{"live": "version/release", "blue":
+"version/release.blue", "green": "version/release.green"}``: S3 keys in the builds bucket whose body is a
+build's full key, the per-color ones written by ``asg.record_version``.
 
 Parameters the Python tool owns (never in Terraform state, so never drift):
 ``/compiler-explorer/{env}/{color}/version``, ``.../lock``, ``.../journal``, ``.../shutdown``.
@@ -71,6 +81,25 @@ class Builds:
     bucket: str
     prefix: str
     discovery_prefix: str
+    suffix: str | None = None  # ".tar.xz" (Linux) or ".zip" (Windows); None: either
+
+
+BOOT_CONTRACTS = ("user_data", "version_key")
+
+
+@dataclass(frozen=True)
+class Boot:
+    """How an instance learns its build (docs/BOOT-CONTRACT.md)."""
+
+    contract: str = "user_data"
+    version_keys: tuple[tuple[str, str], ...] = ()  # ("live" | color, S3 key in the builds bucket)
+
+    def key(self, which: str) -> str | None:
+        """The S3 key of ``which`` (a color, or ``live``); None without the version_key contract."""
+        return dict(self.version_keys).get(which)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"contract": self.contract, "version_keys": dict(self.version_keys)}
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,7 @@ class Wiring:
     builds: Builds
     protected: bool = False
     release_hooks: tuple[HookSpec, ...] = ()
+    boot: Boot = Boot()
     canary: CanaryConfig = field(default_factory=CanaryConfig)
 
     @property
@@ -148,14 +178,37 @@ class Wiring:
                     "min_healthy": self.capacity.min_healthy,
                 },
                 "version_parameters": self.version_parameters,
+                "boot": self.boot.to_doc(),
                 "builds": {
                     "bucket": self.builds.bucket,
                     "prefix": self.builds.prefix,
                     "discovery_prefix": self.builds.discovery_prefix,
+                    **({"suffix": self.builds.suffix} if self.builds.suffix else {}),
                 },
             },
             sort_keys=True,
         )
+
+
+def _boot(doc: dict[str, Any], env: str) -> Boot:
+    boot = doc.get("boot")
+    if boot is None:
+        return Boot()
+    if not isinstance(boot, dict):
+        raise WiringError(f"{env}: wiring 'boot' should be dict, got {type(boot).__name__}")
+    contract = str(boot.get("contract", "user_data"))
+    if contract not in BOOT_CONTRACTS:
+        raise WiringError(
+            f"{env}: wiring boot contract {contract!r} is not one of {', '.join(BOOT_CONTRACTS)}"
+        )
+    keys = boot.get("version_keys") or {}
+    if not isinstance(keys, dict):
+        raise WiringError(f"{env}: wiring boot version_keys should be dict, got {type(keys).__name__}")
+    if contract == "version_key":
+        missing = [k for k in ("live", *COLORS) if not keys.get(k)]
+        if missing:
+            raise WiringError(f"{env}: wiring boot version_keys has no entry for {', '.join(missing)}")
+    return Boot(contract, tuple(sorted((str(k), str(v)) for k, v in keys.items())))
 
 
 def _require(doc: dict[str, Any], key: str, kind: type, env: str) -> Any:
@@ -215,10 +268,12 @@ def parse_wiring(env: str, text: str) -> Wiring:
         version_parameters=_color_map(doc, "version_parameters", env),
         protected=bool(doc.get("protected", False)),
         release_hooks=parse_hooks(env, doc.get("release_hooks")),
+        boot=_boot(doc, env),
         canary=_canary(env, doc.get("canary")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),
             discovery_prefix=str(builds.get("discovery_prefix", "dist/discovery/")),
+            suffix=str(builds["suffix"]) if builds.get("suffix") else None,
         ),
     )

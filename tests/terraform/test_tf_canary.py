@@ -80,8 +80,8 @@ def test_the_weight_in_an_alarm_is_caught(tree: Path) -> None:
 def test_a_root_using_the_weight_elsewhere_is_caught(tree: Path) -> None:
     _edit(
         tree / "envs" / "beta" / "main.tf",
-        "  lookup_listeners = true\n",
-        "  lookup_listeners = var.canary_weight > 0\n",
+        "  lookup_listeners      = true\n",
+        "  lookup_listeners      = var.canary_weight > 0\n",
     )
     assert tc.check_env_active_color_use(tree / "envs") == [
         "env beta: module shared.lookup_listeners uses var.canary_weight; only "

@@ -96,8 +96,10 @@ def test_a_root_without_the_shared_call_is_named(tree: Path) -> None:
 
 
 def test_prod_looking_up_its_own_listeners_is_named(tree: Path) -> None:
-    _edit(tree / "envs" / "prod" / "main.tf", "  lookup_listeners = false\n", "  lookup_listeners = true\n")
-    _edit(tree / "envs" / "gpu" / "main.tf", "lookup_listeners = true", "lookup_listeners = false")
+    _edit(
+        tree / "envs" / "prod" / "main.tf", "  lookup_listeners      = false\n", "  lookup_listeners = true\n"
+    )
+    _edit(tree / "envs" / "gpu" / "main.tf", "lookup_listeners      = true", "lookup_listeners = false")
     problems = tc.check_shared_lookups(tree / "envs")
     assert len(problems) == 2, problems
     assert any(
@@ -111,7 +113,7 @@ def test_prod_looking_up_its_own_listeners_is_named(tree: Path) -> None:
 
 
 def test_a_non_literal_or_wrongly_typed_lookup_listeners_is_named(tree: Path) -> None:
-    _edit(tree / "envs" / "wintest" / "main.tf", "lookup_listeners = true", 'lookup_listeners = "yes"')
+    _edit(tree / "envs" / "wintest" / "main.tf", "lookup_listeners      = true", 'lookup_listeners = "yes"')
     assert tc.check_literal_values(tree / "envs") == [
         "env wintest: module shared input lookup_listeners = 'yes' does not match type bool"
     ]
@@ -123,8 +125,8 @@ def test_a_non_literal_or_wrongly_typed_lookup_listeners_is_named(tree: Path) ->
 def test_a_shared_lookups_validation_names_env_and_module(tree: Path) -> None:
     _edit(
         tree / "envs" / "beta" / "main.tf",
-        "lookup_listeners = true\n",
-        'lookup_listeners = true\n  alb_name = "no_underscores"\n',
+        "  alb_name              = var.alb_name\n",
+        '  alb_name = "no_underscores"\n',
     )
     problems = tc.check_literal_values(tree / "envs")
     assert problems == [
@@ -147,8 +149,8 @@ def test_a_root_repeating_a_shared_lookup_is_named(tree: Path) -> None:
 def test_active_color_passed_to_the_shared_lookups_is_caught(tree: Path) -> None:
     _edit(
         tree / "envs" / "beta" / "main.tf",
-        "  lookup_listeners = true\n",
-        "  lookup_listeners = true\n  alb_name         = var.active_color\n",
+        "  alb_name              = var.alb_name\n",
+        "  alb_name              = var.active_color\n",
     )
     assert tc.check_env_active_color_use(tree / "envs") == [
         "env beta: module shared.alb_name uses var.active_color; only module.blue_green.active_color may"
@@ -206,7 +208,7 @@ def test_red_in_a_color_file_fails_with_the_validation_message(tree: Path) -> No
 
 
 def test_an_invalid_literal_fails_with_the_validation_message(tree: Path) -> None:
-    _edit(tree / "envs" / "gpu" / "main.tf", "rule_priority      = 30", "rule_priority      = 0")
+    _edit(tree / "envs" / "gpu" / "main.tf", "rule_priority      = 121", "rule_priority      = 0")
     _edit(
         tree / "envs" / "winprod" / "main.tf",
         "on_demand_percentage_above_base_capacity = 0",
@@ -233,11 +235,11 @@ def test_an_invalid_literal_fails_with_the_validation_message(tree: Path) -> Non
 def test_a_literal_of_the_wrong_type_is_named(tree: Path) -> None:
     _edit(
         tree / "envs" / "beta" / "main.tf",
-        "asg_max_size              = 4",
-        'asg_max_size              = "four"',
+        "asg_max_size              = 10",
+        'asg_max_size              = "ten"',
     )
     assert tc.check_literal_values(tree / "envs") == [
-        "env beta: module blue_green input asg_max_size = 'four' does not match type number"
+        "env beta: module blue_green input asg_max_size = 'ten' does not match type number"
     ]
 
 
@@ -248,17 +250,17 @@ def test_an_environment_name_against_the_pattern(tree: Path) -> None:
 
 
 def test_duplicate_priority_and_pattern_are_named(tree: Path) -> None:
-    _edit(tree / "envs" / "staging" / "main.tf", "rule_priority      = 20", "rule_priority      = 10")
+    _edit(tree / "envs" / "staging" / "main.tf", "rule_priority      = 111", "rule_priority      = 101")
     _edit(tree / "envs" / "staging" / "main.tf", '["/staging*"]', '["/beta*"]')
     problems = tc.check_routing_unique(tree / "envs")
-    assert "rule priority 10 is used by several environments: beta, staging" in problems
+    assert "rule priority 101 is used by several environments: beta, staging" in problems
     assert "path pattern '/beta*' is used by several environments: beta, staging" in problems
 
 
 def test_a_broad_pattern_evaluated_first_is_a_shadowing_error(tree: Path) -> None:
     _edit(tree / "envs" / "wintest" / "main.tf", '["/wintest*"]', '["/win*"]')
     problems = tc.check_routing_unique(tree / "envs")
-    assert any("env wintest: '/win*' (priority 40)" in p and "winprod" in p for p in problems), problems
+    assert any("env wintest: '/win*' (priority 151)" in p and "winprod" in p for p in problems), problems
     assert any("winstaging" in p for p in problems), problems
 
 

@@ -24,7 +24,7 @@ SHARED = TERRAFORM / "shared"
 MODULE = TERRAFORM / "modules" / "blue_green"
 ENVS = TERRAFORM / "envs"
 CLOUDFRONT_LIST = "com.amazonaws.global.cloudfront.origin-facing"
-PREFIX_LIST_REF = "${data.aws_ec2_managed_prefix_list.cloudfront.id}"
+PREFIX_LIST_REF = "${data.aws_ec2_managed_prefix_list.cloudfront[0].id}"
 PARAM_ROOT_ARN = "${local.param_root_arn}"
 
 
@@ -53,8 +53,9 @@ def test_the_alb_admits_only_cloudfronts_origin_facing_prefix_list():
     assert prefix_list["name"] == CLOUDFRONT_LIST
     groups = _blocks(SHARED, "resource", "aws_security_group")
     (lb,) = _blocks(SHARED, "resource", "aws_lb").values()
+    assert lb["count"] == "${var.create_alb ? 1 : 0}"  # none where the account has its ALB already
     attached = [
-        ref.removeprefix("${aws_security_group.").removesuffix(".id}") for ref in lb["security_groups"]
+        ref.removeprefix("${aws_security_group.").removesuffix("[0].id}") for ref in lb["security_groups"]
     ]
     assert sorted(attached) == ["alb", "alb_http"]
     ports = []
@@ -78,8 +79,13 @@ def test_no_security_group_admits_the_internet():
 
 def test_instances_admit_http_only_from_the_alb_and_the_health_checker():
     group = _blocks(SHARED, "resource", "aws_security_group")["instances"]
-    sources = sorted(ref for rule in group["ingress"] for ref in rule["security_groups"])
-    assert sources == ["${aws_security_group.alb.id}", "${aws_security_group.health_checker.id}"]
+    refs = [rule["security_groups"] for rule in group["ingress"]]
+    sources = sorted(ref for item in refs for ref in (item if isinstance(item, list) else [item]))
+    assert sources == [
+        "${aws_security_group.health_checker[0].id}",
+        "${var.create_alb ? [aws_security_group.alb[0].id] : "
+        "tolist(data.aws_lb.existing[0].security_groups)}",
+    ]
     assert all(rule["from_port"] == rule["to_port"] == 80 for rule in group["ingress"])
     checker = _blocks(SHARED, "resource", "aws_security_group")["health_checker"]
     assert "ingress" not in checker
@@ -89,9 +95,13 @@ def test_instances_admit_http_only_from_the_alb_and_the_health_checker():
 def test_one_instance_role_per_environment_root():
     listed = re.findall(r'"([a-z0-9]+)"', _locals(SHARED)["environments"])
     assert sorted(listed) == _environments()
+    assert (
+        _locals(SHARED)["instance_role_envs"]
+        == "${var.create_instance_roles ? local.environments : toset([])}"
+    )
     for type_ in ("aws_iam_role", "aws_iam_role_policy", "aws_iam_instance_profile"):
         body = _blocks(SHARED, "resource", type_)["environment"]
-        assert body["for_each"] == "${local.environments}"
+        assert body["for_each"] == "${local.instance_role_envs}"
         assert body["name"] == "${local.instance_policy}-${each.key}"
 
 
@@ -140,7 +150,11 @@ def test_launch_templates_use_the_environments_own_profile():
         body for name, body in _blocks(MODULE, "resource", "aws_launch_template").items() if name == "this"
     ]
     (profile,) = template["iam_instance_profile"]
-    assert profile["name"] == "${var.iam_instance_profile_name}-${var.environment}"
+    assert profile["name"] == "${local.instance_profile}"
+    assert _locals(MODULE)["instance_profile"] == (
+        "${var.iam_instance_profile_per_environment ? "
+        '"${var.iam_instance_profile_name}-${var.environment}" : var.iam_instance_profile_name}'
+    )
     # Every root passes the shared lookups' name, whose default is the prefix terraform/shared uses.
     lookups = module_variables(TERRAFORM / "modules" / "shared_lookups")
     assert lookups["instance_profile_name"]["default"] == _locals(SHARED)["instance_policy"]
@@ -173,3 +187,45 @@ def test_every_root_commits_its_provider_lock_file(root: Path):
     assert 'provider "registry.terraform.io/hashicorp/aws"' in text
     assert re.search(r'version\s+=\s+"5\.\d+\.\d+"', text)
     assert re.search(r'"h1:[A-Za-z0-9+/=]+"', text)
+
+
+# -- compiler-explorer/infra's account: existing groups and roles, the admin node's probe -------------------
+def test_where_the_account_has_its_own_pieces_the_shared_root_creates_none_of_them():
+    """create_alb / create_security_groups / create_instance_roles gate every ALB, group and role."""
+    gates = {
+        "aws_lb": "create_alb",
+        "aws_security_group": None,
+        "aws_iam_role": "create_instance_roles",
+        "aws_iam_role_policy": "create_instance_roles",
+        "aws_iam_instance_profile": "create_instance_roles",
+    }
+    for type_, gate in gates.items():
+        for name, body in _blocks(SHARED, "resource", type_).items():
+            guard = str(body.get("count") or body.get("for_each"))
+            expected = gate or ("create_alb" if name.startswith("alb") else "create_security_groups")
+            assert f"var.{expected}" in guard or "local.instance_role_envs" in guard, (type_, name, guard)
+
+
+def test_the_admin_node_probe_rule_admits_only_http_from_the_health_checker():
+    (rule,) = _blocks(SHARED, "resource", "aws_security_group_rule").values()
+    assert rule["count"] == "${var.create_security_groups ? 0 : 1}"  # only on the existing groups
+    assert (rule["type"], rule["protocol"], rule["from_port"], rule["to_port"]) == ("ingress", "tcp", 80, 80)
+    assert rule["source_security_group_id"] == "${data.aws_security_group.health_checker[0].id}"
+    assert rule["security_group_id"] == "${data.aws_security_group.instances[0].id}"
+    assert "cidr_blocks" not in rule and "ipv6_cidr_blocks" not in rule
+
+
+def test_a_weaker_tls_policy_only_where_the_live_listener_has_it():
+    """The module's default is TLS 1.2+; compiler-explorer/infra's prod listener runs
+    ELBSecurityPolicy-2015-05, which adopting keeps (an import must not change live TLS), and only there."""
+    import json
+
+    module = module_variables(MODULE)
+    assert module["ssl_policy"]["default"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert module_variables(ENVS / "prod")["ssl_policy"]["default"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    weak = {
+        root.parent.name
+        for root in ENVS.glob("*/adopt.auto.tfvars.json")
+        if json.loads(root.read_text()).get("ssl_policy", "").endswith("2015-05")
+    }
+    assert weak == {"prod"}

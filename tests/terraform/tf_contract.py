@@ -167,6 +167,9 @@ def check_module_inputs(envs_dir: Path) -> list[str]:
     return problems
 
 
+ADOPT_LOOKUP = "adopt"
+
+
 def check_shared_lookups(envs_dir: Path) -> list[str]:
     """Shared pieces are found only through module "shared": a root looks up the listeners exactly
     when it adds path rules to them (prod creates them and must not read them back), and no root
@@ -200,6 +203,9 @@ def check_shared_lookups(envs_dir: Path) -> list[str]:
                         f"env {root.name}: data.{dtype}.{dname} repeats a lookup of module {SHARED_NAME} "
                         f"({SHARED_SOURCE}); use its outputs"
                         for dname in named
+                        # adopt.tf's lookups (all named "adopt") find the IDs of what an adoption
+                        # imports, never what the root uses: prod finds its own listeners to import them.
+                        if dname != ADOPT_LOOKUP
                     )
     return problems
 
@@ -231,6 +237,23 @@ def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _hooks_valid(hooks: Any) -> bool:
+    """The module's release_hooks validations, all four at once (a literal list of hook objects)."""
+    if not isinstance(hooks, list) or not all(isinstance(h, dict) for h in hooks):
+        return False
+    names = [h.get("name") for h in hooks]
+    return (
+        all(h.get("kind") in ("deploy_log", "cdn_static", "http_post", "version_key") for h in hooks)
+        and all(h.get("phase") in ("pre-switch", "post-switch") for h in hooks)
+        and all(
+            len(ops := h.get("operations", ["deploy"])) > 0 and set(ops) <= {"deploy", "switch", "rollback"}
+            for h in hooks
+        )
+        and len(set(names)) == len(names)
+        and all(isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", n) for n in names)
+    )
+
+
 # Conditions that are not a plain contains()/regex() are checked by these predicates (keyed by
 # variable). check_validation_coverage makes sure no validated variable is left without one.
 PREDICATES: dict[str, Callable[[Any], bool]] = {
@@ -240,7 +263,18 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
         and all(isinstance(p, str) and re.fullmatch(r"/[A-Za-z0-9_./*?-]*", p) for p in v)
     ),
     "rule_priority": lambda v: v is None or (_num(v) and 1 <= v <= 50000 and v == int(v)),
-    "root_volume_size": lambda v: _num(v) and 8 <= v <= 1024,
+    "root_volume_size": lambda v: v is None or (_num(v) and 8 <= v <= 1024),
+    "ami_id": lambda v: (
+        v is None or (isinstance(v, str) and re.fullmatch(r"ami-[0-9a-f]{8,17}", v) is not None)
+    ),
+    "boot_version_key": lambda v: (
+        v is None or (isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_./-]+[A-Za-z0-9_-]", v) is not None)
+    ),
+    "unhealthy_threshold": lambda v: _num(v) and 2 <= v <= 10,
+    "default_cooldown": lambda v: v is None or (_num(v) and 0 <= v <= 3600),
+    "estimated_instance_warmup": lambda v: v is None or (_num(v) and 0 <= v <= 3600),
+    "sqs_queue_names": lambda v: isinstance(v, dict) and all(k in ("blue", "green") for k in v),
+    "release_hooks": _hooks_valid,
     "target_port": lambda v: _num(v) and 1 <= v <= 65535,
     "deregistration_delay": lambda v: _num(v) and 0 <= v <= 3600,
     "health_check_grace_period": lambda v: _num(v) and 0 < v <= 7200,

@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 
 from bgctl import other_color
 from bgctl.asg import PROTECT_PROCESSES, snapshot
-from bgctl.builds import build_exists, discovery_key, list_builds, object_exists
+from bgctl.builds import (
+    build_exists,
+    discovery_key,
+    discovery_required,
+    discovery_source_with,
+    discovery_sources,
+    list_builds,
+    object_exists,
+)
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
@@ -42,6 +50,8 @@ from bgctl.wiring import Wiring
 
 VERSION_RE = re.compile(r"^gh-[0-9]{1,9}$")
 PROD_ENVS = ("prod",)
+# The source plan_deploy names in its CopyDiscovery action; bgctl.builds.copy_discovery copies from the
+# first of the environment's own sources (prod: staging, beta; winprod: winstaging) that has the file.
 DISCOVERY_SOURCE = "staging"
 
 EXISTING_INSTANCES_WARNING = """⚠️  WARNING: The {color} ASG already has {count} instance(s) running!
@@ -53,17 +63,28 @@ If you want to:
   • Deploy fresh instances → run 'bluegreen --env {env} cleanup' first, then deploy"""
 
 DISCOVERY_WARNING = """⚠️  WARNING: Compiler discovery has not run for {env}/{version}
-For production deployments, we can copy discovery from staging if available.
+For production deployments, we can copy discovery from {source} if available.
 Options:
-  1. Copy discovery from staging (recommended)
+  1. Copy discovery from {source} (recommended)
   2. Continue without discovery (risky)
   3. Cancel deployment"""
+
+DISCOVERY_UNAVAILABLE = """⚠️  WARNING: Compiler discovery has not run for {env}/{version}
+and none of {sources} has it to copy.
+Options:
+  1. Continue without discovery (risky)
+  2. Cancel deployment"""
+
+DISCOVERY_MISSING = """⚠️  WARNING: Compiler discovery has not run for {env}/{version}
+Instances will start without prediscovery (slow start; the registration check may time out).
+Are you sure you want to deploy without it?"""
 
 DISCOVERY_REFUSAL = (
     "❌ ERROR: --skip-confirmation cannot be used for production deployments without discovery.\n"
     """Production deployments require either:
   1. Existing discovery file for the version
-  2. Manual confirmation to copy discovery from staging
+  2. Manual confirmation to copy discovery from a source environment (prod: staging or beta;
+     winprod: winstaging)
 Deployment cancelled."""
 )
 
@@ -170,21 +191,39 @@ def existing_warning(env: str, color: str, desired: int, instances: int) -> str:
 def _discovery(
     ctx: Context, wiring: Wiring, version: str, *, skip_confirmation: bool
 ) -> tuple[bool, list[str]]:
-    """Production needs compiler discovery for the version: (copy it from staging?, notes)."""
-    if ctx.env not in PROD_ENVS or object_exists(
+    """Compiler discovery for the version, as compiler-explorer/infra requires it: (copy it from a
+    source environment?, notes).
+
+    Every environment but wintest needs it. Missing where the environment has sources (prod, winprod):
+    ``--skip-confirmation`` refuses; otherwise the operator copies it from the first source that has
+    it, goes on without, or cancels. Missing elsewhere: ``--skip-confirmation`` goes on with a warning;
+    otherwise the operator confirms."""
+    if not discovery_required(ctx.env) or object_exists(
         ctx.clients, wiring.builds.bucket, discovery_key(wiring, ctx.env, version)
     ):
         return False, []
+    without = f"deploying {version} to {ctx.env} WITHOUT compiler discovery"
+    sources = discovery_sources(ctx.env)
+    if not sources:
+        if not skip_confirmation and not ctx.prompter.confirm(
+            DISCOVERY_MISSING.format(env=ctx.env, version=version)
+        ):
+            raise RefusedError("Deployment cancelled.")
+        return False, [f"{without} (none has run for it)"]
     if skip_confirmation:
         raise RefusedError(DISCOVERY_REFUSAL)
-    choice = ctx.prompter.choose(DISCOVERY_WARNING.format(env=ctx.env, version=version), 3)
+    source = discovery_source_with(ctx.clients, wiring, ctx.env, version)
+    if source is None:
+        text = DISCOVERY_UNAVAILABLE.format(env=ctx.env, version=version, sources=" or ".join(sources))
+        if ctx.prompter.choose(text, 2) != 1:
+            raise RefusedError("Deployment cancelled.")
+        return False, [f"{without} (no source had it; operator chose option 1)"]
+    choice = ctx.prompter.choose(DISCOVERY_WARNING.format(env=ctx.env, version=version, source=source), 3)
     if choice == 2:
-        return False, [
-            f"deploying {version} to {ctx.env} WITHOUT compiler discovery (operator chose option 2)"
-        ]
+        return False, [f"{without} (operator chose option 2)"]
     if choice != 1:
         raise RefusedError("Deployment cancelled.")
-    return True, [f"copied compiler discovery for {version} from {DISCOVERY_SOURCE}"]
+    return True, [f"copied compiler discovery for {version} from {source}"]
 
 
 def resolve_version(

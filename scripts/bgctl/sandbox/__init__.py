@@ -39,10 +39,11 @@ __all__ = [
 
 
 def load_specs() -> dict[str, EnvSpec]:
-    """The environments of ``terraform/envs`` (parsed there; the sandbox keeps no copy of them)."""
+    """The environments of ``terraform/envs`` (parsed there; the sandbox keeps no copy of them), as the
+    roots describe a fresh account: the sandbox is one (terraform/README.md, "Two accounts")."""
     from bgctl.envspec import load_env_specs
 
-    return load_env_specs()
+    return load_env_specs(fresh_account=True)
 
 
 class Sandbox:

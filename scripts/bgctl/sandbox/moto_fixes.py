@@ -1,4 +1,4 @@
-"""Six fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
+"""Nine fidelity fixes for moto, applied in-process (the sandbox runs moto in a thread of this process).
 
 1. Scale-in leaves stale targets. moto deregisters terminated instances from target groups only when
    they are terminated through the EC2 TerminateInstances API. An ASG that scales in (set_desired_capacity,
@@ -46,6 +46,16 @@ plan that is more than the switch) depends on that.
    listener's default action or rule forwards to; the others' targets read ``unused``
    (``Target.NotInUse``). Fix: a healthy target whose group no current listener action references is
    reported ``unused``, so "the load balancer vouches for it" means what it means on AWS.
+
+8. A policy name is global. moto keeps scaling policies in one dict keyed by policy name, so putting
+   ``cpu-tracker`` on ``prod-green`` replaces ``prod-blue``'s ``cpu-tracker``. AWS scopes a policy name
+   to its group, and compiler-explorer/infra names both colors' CPU policies ``cpu-tracker``
+   (tests/test_adopt.py builds that account). Fix: policies are kept under ``<group>/<name>``;
+   DeletePolicy and ExecutePolicy find them by group and name (or by name alone when it is unique).
+
+9. An update drops ``DefaultCooldown``. moto's UpdateAutoScalingGroup ignores it (create honours it), so
+   a group adopted with AWS's default 300 s keeps 300 after Terraform sets 90 (beta), and every later
+   plan wants to set it again. Fix: an update that carries ``DefaultCooldown`` sets it.
 
 moto's backends are process-global, so the hook is too: one Sandbox per process (as with moto itself).
 Every patch checks moto's internals and skips itself with a warning when those have changed. Fixes 3
@@ -100,6 +110,8 @@ SWITCHABLE_FIXES = (
     "update_keeps_mixed_instances",
     "mixed_instances_count",
     "unrouted_targets_unused",
+    "policy_names_per_group",
+    "update_sets_cooldown",
 )
 _stock: set[str] = set()
 
@@ -131,7 +143,7 @@ def install() -> bool:
         if _installed:
             return True
         try:
-            from moto.autoscaling.models import FakeAutoScalingGroup, FakeScalingPolicy
+            from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, FakeScalingPolicy
             from moto.autoscaling.responses import AutoScalingResponse
             from moto.ec2.models.instances import InstanceBackend
             from moto.ec2.models.launch_templates import LaunchTemplateBackend
@@ -145,6 +157,10 @@ def install() -> bool:
             and hasattr(FakeTargetGroup, "deregister_terminated_instances")
             and hasattr(LaunchTemplateBackend, "create_launch_template")
             and hasattr(AutoScalingResponse, "put_scaling_policy")
+            and hasattr(AutoScalingResponse, "delete_policy")
+            and hasattr(AutoScalingResponse, "execute_policy")
+            and hasattr(AutoScalingBackend, "put_scaling_policy")
+            and hasattr(AutoScalingResponse, "update_auto_scaling_group")
             and hasattr(FakeAutoScalingGroup, "update")
             and hasattr(FakeAutoScalingGroup, "set_desired_capacity")
             and hasattr(FakeAutoScalingGroup, "replace_autoscaling_group_instances")
@@ -155,6 +171,8 @@ def install() -> bool:
         _patch_health(FakeTargetGroup, FakeHealthStatus)
         _patch_launch_template_tags(LaunchTemplateBackend)
         _patch_scaling_policy(AutoScalingResponse, FakeScalingPolicy)
+        _patch_policy_names(AutoScalingBackend, AutoScalingResponse)
+        _patch_update_cooldown(AutoScalingResponse)
         _patch_group_update(FakeAutoScalingGroup)
         _patch_mixed_instances_count(FakeAutoScalingGroup)
         _installed = True
@@ -236,7 +254,11 @@ def _patch_scaling_policy(response: Any, policy_class: Any) -> None:
     def put_scaling_policy(self: Any) -> Any:
         result = original_put(self)
         if _active("scaling_policy_enabled"):
-            policy = self.autoscaling_backend.policies.get(self._get_param("PolicyName"))
+            policy = _find_policy(
+                self.autoscaling_backend.policies,
+                self._get_param("AutoScalingGroupName"),
+                self._get_param("PolicyName"),
+            )
             if policy is not None:
                 policy.enabled = self._get_bool_param("Enabled", True)
         return result
@@ -248,6 +270,76 @@ def _patch_scaling_policy(response: Any, policy_class: Any) -> None:
 
     response.put_scaling_policy = put_scaling_policy
     policy_class.__init__ = init
+
+
+def _policy_key(group: str | None, name: str) -> str:
+    return f"{group}/{name}"
+
+
+def _find_policy_key(policies: dict[str, Any], group: str | None, name: str) -> str | None:
+    """The key of ``group``'s policy ``name`` (fix 8), or of the only policy so named when no group is
+    given; also a key stored by stock moto (fix 8 off)."""
+    if group and _policy_key(group, name) in policies:
+        return _policy_key(group, name)
+    if name in policies:
+        return name
+    if group:
+        return None
+    keys = [k for k, p in policies.items() if getattr(p, "name", None) == name]
+    return keys[0] if len(keys) == 1 else None
+
+
+def _find_policy(policies: dict[str, Any], group: str | None, name: str) -> Any:
+    key = _find_policy_key(policies, group, name)
+    return None if key is None else policies.get(key)
+
+
+def _patch_policy_names(backend_class: Any, response: Any) -> None:
+    original_put = backend_class.put_scaling_policy
+    original_delete = response.delete_policy
+    original_execute = response.execute_policy
+
+    def put_scaling_policy(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if not _active("policy_names_per_group"):
+            return original_put(self, name, *args, **kwargs)
+        policy = original_put(self, name, *args, **kwargs)
+        self.policies.pop(name, None)
+        self.policies[_policy_key(policy.auto_scaling_group_name, name)] = policy
+        return policy
+
+    def by_group(original: Callable[[Any], Any], backend_method: str) -> Callable[[Any], Any]:
+        def handler(self: Any) -> Any:
+            if not _active("policy_names_per_group"):
+                return original(self)
+            backend = self.autoscaling_backend
+            key = _find_policy_key(
+                backend.policies, self._get_param("AutoScalingGroupName"), self._get_param("PolicyName")
+            )
+            getattr(backend, backend_method)(key or "")
+            from moto.core.responses import EmptyResult
+
+            return EmptyResult()
+
+        return handler
+
+    backend_class.put_scaling_policy = put_scaling_policy
+    response.delete_policy = by_group(original_delete, "delete_policy")
+    response.execute_policy = by_group(original_execute, "execute_policy")
+
+
+def _patch_update_cooldown(response: Any) -> None:
+    original = response.update_auto_scaling_group
+
+    def update_auto_scaling_group(self: Any) -> Any:
+        result = original(self)
+        cooldown = self._get_int_param("DefaultCooldown")
+        if _active("update_sets_cooldown") and cooldown is not None:
+            group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+            if group is not None:
+                group.default_cooldown = cooldown
+        return result
+
+    response.update_auto_scaling_group = update_auto_scaling_group
 
 
 def _patch_group_update(group_class: Any) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgctl import REPO_ROOT, other_color
+from bgctl.envspec import ADOPT_FILE
 from bgctl.sandbox.serve import DEFAULT_ACCOUNT
 from bgctl.sandbox.server import FAKE_AWS_ENV, REAL_AWS_VARS, REGION, require_loopback_url, sandbox_environ
 from bgctl.sandbox.topology import (
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 LOGS_BUCKET = "compiler-explorer-logs"
 CERT_DOMAIN = "godbolt.org"
-AMI_STAMP = "20250601T000000Z"
+AMI_STAMP = "20250601000000"  # packer's timestamp: RFC 3339 without separators
 SHARED_ROOT = "shared"
 PROD_ENV = "prod"
 READY_TIMEOUT = 60.0
@@ -308,13 +309,14 @@ def after_apply(clients: SandboxClients, specs: Iterable[EnvSpec]) -> None:
 # --------------------------------------------------------------------------------------------------
 # The working copy and the applies
 # --------------------------------------------------------------------------------------------------
-def working_copy(dest: Path, source: Path = TERRAFORM_DIR) -> Path:
-    """Copy ``terraform/`` to ``dest`` without working files; return ``dest``."""
-    shutil.copytree(
-        source,
-        dest,
-        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan"),
-    )
+def working_copy(dest: Path, source: Path = TERRAFORM_DIR, *, adopt: bool = False) -> Path:
+    """Copy ``terraform/`` to ``dest`` without working files; return ``dest``. Without ``adopt`` the
+    roots' ``adopt.auto.tfvars.json`` stay behind: the copy describes a fresh account, the one the
+    sandbox is (terraform/README.md, "Two accounts"); with it, compiler-explorer/infra's."""
+    patterns = [".terraform", ".terraform.lock.hcl", "*.tfstate*", "*.tfplan"]
+    if not adopt:
+        patterns.append(ADOPT_FILE)
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*patterns))
     return dest
 
 

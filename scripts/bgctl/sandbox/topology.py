@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
+from bgctl.buildkeys import number_of
+from bgctl.builds import discovery_dir
 from bgctl.envspec import EnvSpec
 from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
+    Boot,
     Builds,
     CanaryConfig,
     Capacity,
@@ -61,7 +64,8 @@ INSTANCE_SG_NAME = "compiler-explorer-web"
 IMAGE_ID = "ami-12c6146b"  # one of moto's built-in images
 TG_NAME_MAX = 32
 
-# Sample builds: branch -> versions, oldest first. gh-105 is the newest build overall.
+# Sample builds: branch -> versions, oldest first. gh-105 is the newest build overall. Each is uploaded as
+# compiler-explorer/infra's CI names builds: dist/gh/<branch>/<N>.tar.xz (Linux) and <N>.zip (Windows).
 SAMPLE_BUILDS: dict[str, tuple[str, ...]] = {
     "main": ("gh-100", "gh-101", "gh-102", "gh-103", "gh-104", "gh-105"),
     "release": ("gh-90", "gh-91", "gh-92"),
@@ -70,10 +74,12 @@ SAMPLE_BUILDS: dict[str, tuple[str, ...]] = {
 NEWEST_VERSION = "gh-105"
 ACTIVE_VERSION = "gh-100"  # what every environment's active color runs after build_topology
 NO_VERSION = "none"  # the inactive color's version parameter (SSM values cannot be empty)
-# Environments whose compiler discovery ran: staging for every build, prod for all but the newest (so
-# the "copy discovery from staging" path of a prod deploy can be exercised), a few others for main.
-DISCOVERY_ALL = ("staging",)
-DISCOVERY_MAIN = ("beta", "gpu", "aarch64staging", "wintest", "winstaging")
+# Compiler discovery ran for every build in every environment (dist/discovery/<dir>/gh-N.json, prod's dir
+# being "release"), except: prod lacks the newest (so a prod deploy's "copy discovery from staging" path
+# can be exercised) and wintest, which needs none, has none.
+DISCOVERY_SKIP = {"prod": (NEWEST_VERSION,)}
+DISCOVERY_NONE = ("wintest",)
+BUILD_SUFFIXES = {"linux": ".tar.xz", "windows": ".zip"}
 
 
 @dataclass(frozen=True)
@@ -278,10 +284,15 @@ def _create_target_groups(clients: SandboxClients, spec: EnvSpec, vpc_id: str) -
             HealthCheckIntervalSeconds=10,
             HealthCheckTimeoutSeconds=8,
             HealthyThresholdCount=2,
-            UnhealthyThresholdCount=2,
+            UnhealthyThresholdCount=spec.unhealthy_threshold,
             Matcher={"HttpCode": "200"},
             Tags=_tagged(spec, Environment=spec.name, Color=color),
         )["TargetGroups"][0]["TargetGroupArn"]
+        if spec.load_balancing_algorithm != "round_robin":  # moto's default, like AWS's
+            clients.elbv2.modify_target_group_attributes(
+                TargetGroupArn=arns[color],
+                Attributes=[{"Key": "load_balancing.algorithm.type", "Value": spec.load_balancing_algorithm}],
+            )
     return arns
 
 
@@ -303,9 +314,9 @@ def _create_rules(clients: SandboxClients, spec: EnvSpec, infra: SharedInfra, tg
     return rules
 
 
-def _asg_tags(env: str, color: str) -> list[TagTypeDef]:
+def _asg_tags(env: str, color: str, name_prefix: str = "") -> list[TagTypeDef]:
     name = asg_name(env, color)
-    values = {"Environment": env, "Color": color, "Name": f"{env}-{color}"}
+    values = {"Environment": env, "Color": color, "Name": f"{name_prefix}{env}-{color}"}
     return [
         {
             "ResourceId": name,
@@ -356,8 +367,10 @@ def _create_color(
         "TargetGroupARNs": [tg_arn],
         "HealthCheckType": "ELB",
         "HealthCheckGracePeriod": spec.health_check_grace_period,
-        "Tags": _asg_tags(spec.name, color),
+        "Tags": _asg_tags(spec.name, color, spec.instance_name_prefix),
     }
+    if spec.default_cooldown is not None:
+        request["DefaultCooldown"] = spec.default_cooldown
     if spec.mixed_instances and spec.instance_types:
         request["MixedInstancesPolicy"] = {
             "LaunchTemplate": {
@@ -429,12 +442,28 @@ def _build_environment(
         rule_priority=spec.rule_priority if spec.routing == "path_rule" else None,
         capacity=Capacity(min_size=spec.min_size, max_size=spec.max_size, min_healthy=spec.min_healthy),
         version_parameters={color: version_param(spec.name, color) for color in COLORS},
-        builds=Builds(bucket=builds_bucket, prefix=BUILDS_PREFIX, discovery_prefix=DISCOVERY_PREFIX),
+        builds=Builds(
+            bucket=builds_bucket,
+            prefix=BUILDS_PREFIX,
+            discovery_prefix=DISCOVERY_PREFIX,
+            suffix=BUILD_SUFFIXES[spec.os],
+        ),
         protected=spec.protected,
+        release_hooks=spec.release_hooks,
+        boot=boot_of(spec),
         # The module's canary block: its default stickiness and the names of the alarms _build creates.
         canary=CanaryConfig(STICKINESS_SECONDS, alarm_names(spec.name) if alarms else {}),
     )
     return EnvResources(wiring=wiring, active_color=active)
+
+
+def boot_of(spec: EnvSpec) -> Boot:
+    """The wiring's boot contract, as the module publishes it."""
+    if spec.boot_contract != "version_key" or spec.boot_version_key is None:
+        return Boot(spec.boot_contract)
+    key = spec.boot_version_key
+    keys = {"live": key, **{c: f"{key}.{c}" for c in COLORS}}
+    return Boot(spec.boot_contract, tuple(sorted(keys.items())))
 
 
 def _parameters(built: Mapping[str, EnvResources]) -> dict[str, str]:
@@ -455,23 +484,26 @@ def _parameters(built: Mapping[str, EnvResources]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 
+def build_key(branch: str, version: str, os: str = "linux") -> str:
+    """``dist/gh/main/105.tar.xz``: where the sample build ``version`` (gh-N) of ``branch`` lies."""
+    return f"{BUILDS_PREFIX}{branch}/{number_of(version)}{BUILD_SUFFIXES[os]}"
+
+
 def build_keys(env_names: Iterable[str]) -> dict[str, bytes]:
-    """Object key -> body for the sample builds and discovery files."""
+    """Object key -> body for the sample builds (Linux and Windows) and discovery files."""
     objects: dict[str, bytes] = {}
     for branch, versions in SAMPLE_BUILDS.items():
         for n, version in enumerate(versions):
             # Small bodies of different sizes, so a listing shows something other than one number.
-            objects[f"{BUILDS_PREFIX}{branch}/{version}.tar.xz"] = b"\xfd7zXZ\x00" + b"x" * (1000 + 37 * n)
-    names = set(env_names)
+            objects[build_key(branch, version)] = b"\xfd7zXZ\x00" + b"x" * (1000 + 37 * n)
+            objects[build_key(branch, version, "windows")] = b"PK\x03\x04" + b"x" * (1000 + 37 * n)
     everything = [v for versions in SAMPLE_BUILDS.values() for v in versions]
-    discovery: dict[str, list[str]] = {env: everything for env in DISCOVERY_ALL if env in names}
-    discovery.update({env: list(SAMPLE_BUILDS["main"]) for env in DISCOVERY_MAIN if env in names})
-    if "prod" in names:
-        discovery["prod"] = [v for v in everything if v != NEWEST_VERSION]
-    for env, env_versions in discovery.items():
-        for version in env_versions:
+    for env in sorted(set(env_names) - set(DISCOVERY_NONE)):
+        for version in everything:
+            if version in DISCOVERY_SKIP.get(env, ()):
+                continue
             body = f'{{"environment": "{env}", "version": "{version}", "compilers": []}}'
-            objects[f"{DISCOVERY_PREFIX}{env}/{version}.json"] = body.encode()
+            objects[f"{DISCOVERY_PREFIX}{discovery_dir(env)}/{version}.json"] = body.encode()
     return objects
 
 

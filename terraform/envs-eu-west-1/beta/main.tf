@@ -23,20 +23,40 @@ module "blue_green" {
   routing            = "path_rule"
   https_listener_arn = module.shared.https_listener_arn
   http_listener_arn  = module.shared.http_listener_arn
+  http_rule          = var.http_rule
   path_patterns      = ["/beta*"]
-  rule_priority      = 10
+  rule_priority      = 101
 
-  vpc_id                    = module.shared.vpc_id
-  subnet_ids                = module.shared.subnet_ids
-  security_group_ids        = [module.shared.security_group_id]
-  iam_instance_profile_name = module.shared.instance_profile_name
+  vpc_id                               = module.shared.vpc_id
+  subnet_ids                           = module.shared.subnet_ids
+  security_group_ids                   = [module.shared.security_group_id]
+  iam_instance_profile_name            = module.shared.instance_profile_name
+  iam_instance_profile_per_environment = var.instance_profile_per_environment
+  key_name                             = var.key_name
 
   os               = "linux"
   architecture     = "x86_64"
-  ami_name_pattern = "compiler-explorer-packer-*"
-  instance_type    = "m6i.large"
+  ami_id           = var.ami_id
+  ami_name_pattern = "compiler-explorer packer 24.04 @ *"
+  root_volume_size = var.root_volume_size
+  instance_type    = "m5.large"
 
-  asg_max_size              = 4
+  boot_contract        = var.boot_contract
+  boot_version_key     = "version/beta"
+  instance_name_prefix = var.instance_name_prefix
+  detailed_monitoring  = var.detailed_monitoring
+  release_hooks        = var.release_hooks
+
+  asg_max_size              = 10
   min_healthy_instances     = 1
-  health_check_grace_period = 120
+  health_check_grace_period = 240
+  default_cooldown          = 90
+  unhealthy_threshold       = 3
+  load_balancing_algorithm  = "least_outstanding_requests"
+
+  enable_sqs_autoscaling    = true
+  sqs_queue_names           = { blue = "beta-compilation-queue-blue.fifo", green = "beta-compilation-queue-green.fifo" }
+  sqs_messages_per_instance = 2
+  sqs_policy_name           = "beta-compilation-queue-tracker-{color}"
+  estimated_instance_warmup = 90
 }

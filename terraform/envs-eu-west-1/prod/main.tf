@@ -31,26 +31,42 @@ module "blue_green" {
   routing           = "listener_default"
   load_balancer_arn = module.shared.load_balancer_arn
   certificate_arn   = data.aws_acm_certificate.this.arn
+  ssl_policy        = var.ssl_policy
 
-  vpc_id                    = module.shared.vpc_id
-  subnet_ids                = module.shared.subnet_ids
-  security_group_ids        = [module.shared.security_group_id]
-  iam_instance_profile_name = module.shared.instance_profile_name
+  vpc_id                               = module.shared.vpc_id
+  subnet_ids                           = module.shared.subnet_ids
+  security_group_ids                   = [module.shared.security_group_id]
+  iam_instance_profile_name            = module.shared.instance_profile_name
+  iam_instance_profile_per_environment = var.instance_profile_per_environment
+  key_name                             = var.key_name
 
   os               = "linux"
   architecture     = "x86_64"
-  ami_name_pattern = "compiler-explorer-packer-*"
-  instance_type    = "m6i.large"
+  ami_id           = var.ami_id
+  ami_name_pattern = "compiler-explorer packer 24.04 @ *"
+  root_volume_size = var.root_volume_size
+  instance_type    = "c6i.large"
+
+  boot_contract        = var.boot_contract
+  boot_version_key     = "version/release"
+  instance_name_prefix = var.instance_name_prefix
+  detailed_monitoring  = var.detailed_monitoring
+  release_hooks        = var.release_hooks
 
   asg_max_size              = 40
   min_healthy_instances     = 2
-  health_check_grace_period = 120
+  health_check_grace_period = 240
+  default_cooldown          = 180
+  unhealthy_threshold       = 3
+  load_balancing_algorithm  = "least_outstanding_requests"
 
   use_mixed_instances_policy               = true
-  mixed_instance_types                     = ["m6i.large", "m5.large", "m5a.large", "m6a.large"]
-  on_demand_base_capacity                  = 2
-  on_demand_percentage_above_base_capacity = 25
+  mixed_instance_types                     = ["m5zn.large", "m5.large", "m5n.large", "m5d.large", "m5a.large", "m5ad.large", "m6a.large", "m6i.large", "m6id.large", "m6in.large", "m7i-flex.large", "m7i.large", "m5dn.large", "r6a.large", "i3.large", "i4i.large"]
+  on_demand_base_capacity                  = 0
+  on_demand_percentage_above_base_capacity = 0
 
   enable_autoscaling_policy = true
-  cpu_target                = 50
+  cpu_target                = 25
+  cpu_policy_name           = "cpu-tracker"
+  estimated_instance_warmup = 270
 }

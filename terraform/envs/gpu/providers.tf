@@ -5,6 +5,7 @@ provider "aws" {
   default_tags {
     tags = {
       Project     = "bluegreen"
+      Site        = "CompilerExplorer"
       ManagedBy   = "terraform"
       Root        = "terraform/envs/gpu"
       Environment = "gpu"

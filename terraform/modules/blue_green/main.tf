@@ -4,7 +4,9 @@
 #   Terraform  target groups, launch templates, ASG limits, scaling policies, the traffic action(s),
 #              the SSM color parameters and the wiring parameter.
 #   deploy tool  desired capacity, min size, suspended processes (capacity protection during deploys)
-#              and the per-color version parameters /compiler-explorer/{env}/{color}/version.
+#              and the build each color boots: the per-color version parameters
+#              /compiler-explorer/{env}/{color}/version and, with boot_contract = "version_key", the S3
+#              objects <boot_version_key>.<color> (docs/BOOT-CONTRACT.md).
 #
 # THE SWITCH INVARIANT: var.active_color is referenced only by the traffic action(s)
 # (aws_lb_listener_rule.this["https"/"http"], aws_lb_listener.https/http default_action) and the two SSM color
@@ -17,7 +19,7 @@ locals {
 
   path_rule        = var.routing == "path_rule"
   listener_default = var.routing == "listener_default"
-  http_rule        = local.path_rule && var.http_listener_arn != null
+  http_rule        = local.path_rule && var.http_rule && var.http_listener_arn != null
 
   # The path rule goes on the HTTPS listener and, where one is given, the HTTP listener: one rule per
   # listener, keyed like the wiring's rule_arns.
@@ -26,22 +28,44 @@ locals {
     local.http_rule ? { http = var.http_listener_arn } : {},
   ) : {}
 
-  # Processes collected as group metrics; GroupInServiceInstances feeds the SQS backlog policy.
+  # Every group metric, instances and capacity units (free at one-minute granularity);
+  # GroupInServiceInstances feeds the SQS backlog policy. The same 13 compiler-explorer/infra enables.
   enabled_metrics = [
     "GroupDesiredCapacity",
+    "GroupInServiceCapacity",
     "GroupInServiceInstances",
     "GroupMaxSize",
     "GroupMinSize",
+    "GroupPendingCapacity",
     "GroupPendingInstances",
+    "GroupStandbyCapacity",
+    "GroupStandbyInstances",
+    "GroupTerminatingCapacity",
     "GroupTerminatingInstances",
+    "GroupTotalCapacity",
     "GroupTotalInstances",
   ]
 
-  user_data = base64encode(templatefile("${path.module}/templates/${var.os == "windows" ? "user_data.ps1.tftpl" : "user_data.sh.tftpl"}", {
+  # The boot contract (docs/BOOT-CONTRACT.md). user_data: the module's script reads the color's SSM
+  # version parameter. version_key: the AMI boots on its own and reads <boot_version_key>.<color>
+  # (then <boot_version_key>), which the deploy tool writes; no user data at all.
+  user_data = var.boot_contract == "user_data" ? base64encode(templatefile("${path.module}/templates/${var.os == "windows" ? "user_data.ps1.tftpl" : "user_data.sh.tftpl"}", {
     environment   = var.environment
     param_root    = local.param_root
     builds_bucket = var.builds_bucket
-  }))
+  })) : null
+  version_keys = var.boot_contract == "version_key" ? merge(
+    { live = var.boot_version_key },
+    { for c in local.colors : c => "${var.boot_version_key}.${c}" },
+  ) : {}
+  boots_from = var.boot_contract == "version_key" ? "s3://${var.builds_bucket}/${var.boot_version_key}.<color>" : "${local.param_root}/<color>/version"
+
+  instance_profile = var.iam_instance_profile_per_environment ? "${var.iam_instance_profile_name}-${var.environment}" : var.iam_instance_profile_name
+  instance_names   = { for c in local.colors : c => "${var.instance_name_prefix}${var.environment}-${c}" }
+
+  sqs_queues   = { for c in local.colors : c => lookup(var.sqs_queue_names, c, var.sqs_queue_name) }
+  cpu_policies = { for c in local.colors : c => var.cpu_policy_name == null ? "${var.environment}-${c}-cpu" : replace(var.cpu_policy_name, "{color}", c) }
+  sqs_policies = { for c in local.colors : c => var.sqs_policy_name == null ? "${var.environment}-${c}-sqs-backlog" : replace(var.sqs_policy_name, "{color}", c) }
 
   # The wiring (schema_version 1, see scripts/bgctl/wiring.py). It must not depend on active_color:
   # a switch changes the traffic action(s) and the two color parameters, never the wiring.
@@ -70,26 +94,53 @@ locals {
       min_healthy = var.min_healthy_instances
     }
     version_parameters = { for c in local.colors : c => "${local.param_root}/${c}/version" }
+    boot = {
+      contract     = var.boot_contract
+      version_keys = local.version_keys
+    }
     builds = {
       bucket           = var.builds_bucket
       prefix           = "dist/gh/"
       discovery_prefix = "dist/discovery/"
+      suffix           = var.os == "windows" ? ".zip" : ".tar.xz"
     }
+    release_hooks = var.release_hooks
   }
 }
 
+# The AMI: a literal ID when given (found by image-id, so its root device and architecture are still
+# read and checked), else the most recent of ami_name_pattern. The architecture filter makes an AMI of
+# the wrong architecture a plan-time error, never a launch failure.
 data "aws_ami" "this" {
   most_recent = true
   owners      = var.ami_owners
 
-  filter {
-    name   = "name"
-    values = [var.ami_name_pattern]
+  dynamic "filter" {
+    for_each = var.ami_id == null ? [] : [var.ami_id]
+    content {
+      name   = "image-id"
+      values = [filter.value]
+    }
+  }
+
+  dynamic "filter" {
+    for_each = var.ami_id == null ? [var.ami_name_pattern] : []
+    content {
+      name   = "name"
+      values = [filter.value]
+    }
   }
 
   filter {
     name   = "architecture"
     values = [var.architecture]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.ami_id != null || var.ami_name_pattern != null
+      error_message = "Set ami_id (a literal AMI ID) or ami_name_pattern (the most recent match)."
+    }
   }
 }
 
@@ -100,12 +151,13 @@ resource "aws_lb_target_group" "this" {
   # checkov:skip=CKV_AWS_378: TLS terminates at the ALB. Control instead: instances serve plain HTTP only inside the VPC, and their security group admits :80 only from the ALB's and the health checker's groups (terraform/shared)
   for_each = local.colors
 
-  name                 = "${title(var.environment)}-${title(each.key)}"
-  port                 = var.target_port
-  protocol             = "HTTP"
-  vpc_id               = var.vpc_id
-  target_type          = "instance"
-  deregistration_delay = var.deregistration_delay
+  name                          = "${title(var.environment)}-${title(each.key)}"
+  port                          = var.target_port
+  protocol                      = "HTTP"
+  vpc_id                        = var.vpc_id
+  target_type                   = "instance"
+  deregistration_delay          = var.deregistration_delay
+  load_balancing_algorithm_type = var.load_balancing_algorithm
 
   health_check {
     enabled             = true
@@ -115,7 +167,7 @@ resource "aws_lb_target_group" "this" {
     interval            = 10
     timeout             = 8
     healthy_threshold   = 2
-    unhealthy_threshold = 2
+    unhealthy_threshold = var.unhealthy_threshold
   }
 
   tags = merge(var.tags, {
@@ -128,18 +180,20 @@ resource "aws_launch_template" "this" {
   for_each = local.colors
 
   name                   = "${var.environment}-${each.key}"
-  description            = "${var.environment} ${each.key}: boots the version in ${local.param_root}/${each.key}/version"
+  description            = "${var.environment} ${each.key}: boots the build named by ${replace(local.boots_from, "<color>", each.key)}"
   image_id               = data.aws_ami.this.id
   instance_type          = var.instance_type
+  key_name               = var.key_name
   vpc_security_group_ids = var.security_group_ids
   user_data              = local.user_data
   ebs_optimized          = true
   update_default_version = true
 
   # The environment's own profile (terraform/shared creates "<prefix>-<environment>"): its role reads
-  # only this environment's version parameters and wiring, never another environment's.
+  # only this environment's version parameters and wiring, never another environment's. Or, where
+  # iam_instance_profile_per_environment is false, an existing profile by its full name.
   iam_instance_profile {
-    name = "${var.iam_instance_profile_name}-${var.environment}"
+    name = local.instance_profile
   }
 
   # IMDSv2 only; instance tags in metadata so an instance reads its own Color tag at boot.
@@ -151,14 +205,14 @@ resource "aws_launch_template" "this" {
   }
 
   monitoring {
-    enabled = true
+    enabled = var.detailed_monitoring
   }
 
   block_device_mappings {
     device_name = data.aws_ami.this.root_device_name
 
     ebs {
-      volume_size           = var.root_volume_size
+      volume_size           = var.root_volume_size # null: the AMI's snapshot size
       volume_type           = "gp3"
       encrypted             = true
       delete_on_termination = true
@@ -170,7 +224,7 @@ resource "aws_launch_template" "this" {
     tags = merge(var.tags, {
       Environment = var.environment
       Color       = each.key
-      Name        = "${var.environment}-${each.key}"
+      Name        = local.instance_names[each.key]
     })
   }
 
@@ -197,6 +251,7 @@ resource "aws_autoscaling_group" "this" {
   vpc_zone_identifier       = var.subnet_ids
   health_check_type         = "ELB"
   health_check_grace_period = var.health_check_grace_period
+  default_cooldown          = var.default_cooldown
   target_group_arns         = [aws_lb_target_group.this[each.key].arn]
   enabled_metrics           = local.enabled_metrics
   # No instance_refresh: a new launch template version reaches instances only when the deploy
@@ -250,7 +305,7 @@ resource "aws_autoscaling_group" "this" {
 
   tag {
     key                 = "Name"
-    value               = "${var.environment}-${each.key}"
+    value               = local.instance_names[each.key]
     propagate_at_launch = true
   }
 
@@ -293,9 +348,10 @@ resource "aws_autoscaling_group" "this" {
 resource "aws_autoscaling_policy" "cpu" {
   for_each = var.enable_autoscaling_policy ? local.colors : toset([])
 
-  name                   = "${var.environment}-${each.key}-cpu"
-  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
-  policy_type            = "TargetTrackingScaling"
+  name                      = local.cpu_policies[each.key]
+  autoscaling_group_name    = aws_autoscaling_group.this[each.key].name
+  policy_type               = "TargetTrackingScaling"
+  estimated_instance_warmup = var.estimated_instance_warmup
 
   target_tracking_configuration {
     predefined_metric_specification {
@@ -308,9 +364,10 @@ resource "aws_autoscaling_policy" "cpu" {
 resource "aws_autoscaling_policy" "sqs_backlog" {
   for_each = var.enable_sqs_autoscaling ? local.colors : toset([])
 
-  name                   = "${var.environment}-${each.key}-sqs-backlog"
-  autoscaling_group_name = aws_autoscaling_group.this[each.key].name
-  policy_type            = "TargetTrackingScaling"
+  name                      = local.sqs_policies[each.key]
+  autoscaling_group_name    = aws_autoscaling_group.this[each.key].name
+  policy_type               = "TargetTrackingScaling"
+  estimated_instance_warmup = var.estimated_instance_warmup
 
   # Backlog per instance = visible messages / in-service instances of THIS color. With no
   # instances in service the expression has no data, so an idle color never scales from zero.
@@ -320,7 +377,7 @@ resource "aws_autoscaling_policy" "sqs_backlog" {
     customized_metric_specification {
       metrics {
         id          = "visible"
-        label       = "Visible messages in ${coalesce(var.sqs_queue_name, "-")}"
+        label       = "Visible messages in ${coalesce(local.sqs_queues[each.key], "-")}"
         return_data = false
 
         metric_stat {
@@ -330,7 +387,7 @@ resource "aws_autoscaling_policy" "sqs_backlog" {
             metric_name = "ApproximateNumberOfMessagesVisible"
             dimensions {
               name  = "QueueName"
-              value = var.sqs_queue_name
+              value = local.sqs_queues[each.key]
             }
           }
         }
@@ -365,8 +422,8 @@ resource "aws_autoscaling_policy" "sqs_backlog" {
 
   lifecycle {
     precondition {
-      condition     = var.sqs_queue_name != null
-      error_message = "enable_sqs_autoscaling needs sqs_queue_name."
+      condition     = local.sqs_queues[each.key] != null
+      error_message = "enable_sqs_autoscaling needs sqs_queue_name, or sqs_queue_names for every color."
     }
   }
 }
@@ -414,6 +471,7 @@ resource "aws_lb_listener_rule" "this" {
 }
 
 resource "aws_lb_listener" "https" {
+  # checkov:skip=CKV2_AWS_74: ssl_policy is an input whose default is ELBSecurityPolicy-TLS13-1-2-2021-06; compiler-explorer/infra's prod passes its live ELBSecurityPolicy-2015-05 so that adopting the listener changes no client's TLS. Control instead: tests/terraform/test_tf_security.py allows a weaker policy only in prod's adopt.auto.tfvars.json, and docs/MIGRATION.md raises it as a reviewed change of its own
   count = local.listener_default ? 1 : 0
 
   load_balancer_arn = var.load_balancer_arn
@@ -520,6 +578,11 @@ resource "aws_ssm_parameter" "wiring" {
     precondition {
       condition     = !local.listener_default || (var.load_balancer_arn != null && var.certificate_arn != null)
       error_message = "routing = \"listener_default\" needs load_balancer_arn and certificate_arn."
+    }
+
+    precondition {
+      condition     = var.boot_contract != "version_key" || var.boot_version_key != null
+      error_message = "boot_contract = \"version_key\" needs boot_version_key (the S3 key the AMI's boot scripts read)."
     }
   }
 }

@@ -52,9 +52,15 @@ variable "https_listener_arn" {
 }
 
 variable "http_listener_arn" {
-  description = "ARN of the HTTP (:80) listener; when set (path_rule), an identical rule is added to it."
+  description = "ARN of the HTTP (:80) listener; when set (path_rule) and http_rule is true, an identical rule is added to it."
   type        = string
   default     = null
+}
+
+variable "http_rule" {
+  description = "Also add the path rule to the HTTP listener (path_rule, when http_listener_arn is set). false: HTTPS only, as compiler-explorer/infra routes (its ALB admits only :443 and CloudFront reaches it over HTTPS)."
+  type        = bool
+  default     = true
 }
 
 variable "path_patterns" {
@@ -115,13 +121,76 @@ variable "security_group_ids" {
 }
 
 variable "iam_instance_profile_name" {
-  description = "Name prefix of the instance profiles terraform/shared creates, one per environment: the launch templates use \"<prefix>-<environment>\", whose role reads only this environment's version parameters, its wiring and the builds bucket."
+  description = "Name prefix of the instance profiles terraform/shared creates, one per environment: the launch templates use \"<prefix>-<environment>\", whose role reads only this environment's version parameters, its wiring and the builds bucket. With iam_instance_profile_per_environment = false: the full name of an existing profile (compiler-explorer/infra's CompilerExplorerRole, CompilerExplorerWindowsRole)."
   type        = string
 }
 
-variable "ami_name_pattern" {
-  description = "Name pattern of the AMI (most recent match with the given architecture and owners)."
+variable "iam_instance_profile_per_environment" {
+  description = "true: the launch templates use \"<iam_instance_profile_name>-<environment>\" (terraform/shared creates one per environment); false: iam_instance_profile_name is the profile's full name."
+  type        = bool
+  default     = true
+}
+
+variable "key_name" {
+  description = "EC2 key pair of the instances (null: none; compiler-explorer/infra's launch templates use one for admin SSH)."
   type        = string
+  default     = null
+}
+
+variable "detailed_monitoring" {
+  description = "One-minute (detailed) CloudWatch monitoring of the instances (false: five-minute basic monitoring, as compiler-explorer/infra runs them)."
+  type        = bool
+  default     = true
+}
+
+variable "instance_name_prefix" {
+  description = "Prefix of the Name tag of the ASGs and their instances: \"<prefix><environment>-<color>\" (compiler-explorer/infra: \"ce-\")."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{0,16}$", var.instance_name_prefix))
+    error_message = "instance_name_prefix must be at most 16 letters, digits or hyphens."
+  }
+}
+
+variable "boot_contract" {
+  description = "How an instance learns the build it boots (docs/BOOT-CONTRACT.md). \"user_data\": the module's user data reads SSM /compiler-explorer/<env>/<color>/version. \"version_key\": no user data; the AMI's own boot scripts read the S3 object <boot_version_key>.<color> (falling back to <boot_version_key>), whose body is the build's full key; the deploy tool writes it (published in the wiring)."
+  type        = string
+  default     = "user_data"
+
+  validation {
+    condition     = contains(["user_data", "version_key"], var.boot_contract)
+    error_message = "boot_contract must be \"user_data\" or \"version_key\"."
+  }
+}
+
+variable "boot_version_key" {
+  description = "The S3 key (in builds_bucket) that the AMI's boot scripts read for this environment's build, e.g. \"version/release\" for prod, \"version/winprod\" for winprod (boot_contract = \"version_key\"). Each color reads \"<key>.<color>\" first."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.boot_version_key == null || can(regex("^[A-Za-z0-9_./-]+[A-Za-z0-9_-]$", var.boot_version_key))
+    error_message = "boot_version_key must be an S3 key of letters, digits and _ . / - (not ending in . or /)."
+  }
+}
+
+variable "ami_id" {
+  description = "A literal AMI ID for both colors (like compiler-explorer/infra's lc.tf): no name lookup, so a packer run never changes a launch template behind a reviewed plan. null: the most recent AMI matching ami_name_pattern. Either way the AMI must have the given architecture and owners."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must be null or an AMI ID such as ami-0f2092af088f26ebc."
+  }
+}
+
+variable "ami_name_pattern" {
+  description = "Name pattern of the AMI when ami_id is null (most recent match with the given architecture and owners), e.g. \"compiler-explorer-packer-*\" or compiler-explorer/infra's \"compiler-explorer packer 24.04 @ *\"."
+  type        = string
+  default     = null
 }
 
 variable "ami_owners" {
@@ -163,13 +232,13 @@ variable "instance_type" {
 }
 
 variable "root_volume_size" {
-  description = "Size in GiB of the encrypted root volume."
+  description = "Size in GiB of the encrypted root volume; null: the AMI's own snapshot size (at least that size is required: a Windows Server 2022 image needs 30 GiB or more)."
   type        = number
   default     = 24
 
   validation {
-    condition     = var.root_volume_size >= 8 && var.root_volume_size <= 1024
-    error_message = "root_volume_size must be from 8 to 1024 GiB."
+    condition     = var.root_volume_size == null || try(var.root_volume_size >= 8 && var.root_volume_size <= 1024, false)
+    error_message = "root_volume_size must be null or from 8 to 1024 GiB."
   }
 }
 
@@ -201,6 +270,28 @@ variable "deregistration_delay" {
   validation {
     condition     = var.deregistration_delay >= 0 && var.deregistration_delay <= 3600
     error_message = "deregistration_delay must be from 0 to 3600 seconds."
+  }
+}
+
+variable "unhealthy_threshold" {
+  description = "Consecutive failed health checks (every 10 s) before the target group marks a target unhealthy (compiler-explorer/infra: 3)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.unhealthy_threshold >= 2 && var.unhealthy_threshold <= 10
+    error_message = "unhealthy_threshold must be from 2 to 10."
+  }
+}
+
+variable "load_balancing_algorithm" {
+  description = "How the target groups spread requests: round_robin, or least_outstanding_requests (compiler-explorer/infra: compilations differ wildly in cost)."
+  type        = string
+  default     = "round_robin"
+
+  validation {
+    condition     = contains(["round_robin", "least_outstanding_requests"], var.load_balancing_algorithm)
+    error_message = "load_balancing_algorithm must be \"round_robin\" or \"least_outstanding_requests\"."
   }
 }
 
@@ -236,6 +327,17 @@ variable "asg_max_size" {
   validation {
     condition     = var.asg_max_size >= 1 && var.asg_max_size <= 500
     error_message = "asg_max_size must be from 1 to 500."
+  }
+}
+
+variable "default_cooldown" {
+  description = "Seconds between scaling activities of simple scaling (the ASG's DefaultCooldown); null: AWS's default, 300."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.default_cooldown == null || try(var.default_cooldown >= 0 && var.default_cooldown <= 3600, false)
+    error_message = "default_cooldown must be null or from 0 to 3600 seconds."
   }
 }
 
@@ -336,6 +438,17 @@ variable "sqs_queue_name" {
   default     = null
 }
 
+variable "sqs_queue_names" {
+  description = "Per-color queues for the backlog policy ({blue = ..., green = ...}), e.g. beta's colored compilation queues; a color not listed uses sqs_queue_name."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for c in keys(var.sqs_queue_names) : contains(["blue", "green"], c)])
+    error_message = "sqs_queue_names keys must be \"blue\" or \"green\"."
+  }
+}
+
 variable "sqs_messages_per_instance" {
   description = "Visible messages per in-service instance the backlog policy tracks."
   type        = number
@@ -344,6 +457,64 @@ variable "sqs_messages_per_instance" {
   validation {
     condition     = var.sqs_messages_per_instance > 0 && var.sqs_messages_per_instance <= 10000
     error_message = "sqs_messages_per_instance must be greater than 0 and at most 10000."
+  }
+}
+
+variable "estimated_instance_warmup" {
+  description = "Seconds a new instance is given before its metrics count in the scaling policies (null: the group's default, its health check grace period)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.estimated_instance_warmup == null || try(var.estimated_instance_warmup >= 0 && var.estimated_instance_warmup <= 3600, false)
+    error_message = "estimated_instance_warmup must be null or from 0 to 3600 seconds."
+  }
+}
+
+variable "cpu_policy_name" {
+  description = "Name of the CPU policy on each color's ASG; \"{color}\" is replaced by the color. null: \"<environment>-<color>-cpu\". Names are what an existing policy is imported by (compiler-explorer/infra: \"cpu-tracker\")."
+  type        = string
+  default     = null
+}
+
+variable "sqs_policy_name" {
+  description = "Name of the SQS backlog policy on each color's ASG; \"{color}\" is replaced by the color. null: \"<environment>-<color>-sqs-backlog\" (compiler-explorer/infra: \"aarch64prod-mq-tracker-{color}\", \"beta-compilation-queue-tracker-{color}\")."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Release hooks (scripts/bgctl/hooks.py): published in the wiring, run by the deploy tool
+# ---------------------------------------------------------------------------------------------------
+variable "release_hooks" {
+  description = "Side effects of a release around the switch, in order (scripts/bgctl/hooks.py): name, kind (deploy_log, cdn_static, http_post, version_key), phase (pre-switch, post-switch), string params, and the operations (deploy, switch, rollback) they run for. Published in the wiring; none by default."
+  type = list(object({
+    name       = string
+    kind       = string
+    phase      = string
+    params     = optional(map(string), {})
+    operations = optional(list(string), ["deploy"])
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for h in var.release_hooks : contains(["deploy_log", "cdn_static", "http_post", "version_key"], h.kind)])
+    error_message = "release_hooks: every kind must be deploy_log, cdn_static, http_post or version_key."
+  }
+
+  validation {
+    condition     = alltrue([for h in var.release_hooks : contains(["pre-switch", "post-switch"], h.phase)])
+    error_message = "release_hooks: every phase must be \"pre-switch\" or \"post-switch\"."
+  }
+
+  validation {
+    condition     = alltrue([for h in var.release_hooks : length(h.operations) > 0 && alltrue([for o in h.operations : contains(["deploy", "switch", "rollback"], o)])])
+    error_message = "release_hooks: operations must be a non-empty list of deploy, switch, rollback."
+  }
+
+  validation {
+    condition     = length(distinct([for h in var.release_hooks : h.name])) == length(var.release_hooks) && alltrue([for h in var.release_hooks : can(regex("^[a-z][a-z0-9_-]{0,31}$", h.name))])
+    error_message = "release_hooks: names must be unique, lower-case letters, digits, _ or - (at most 32)."
   }
 }
 

@@ -4,7 +4,7 @@ output "vpc_id" {
 }
 
 output "subnet_ids" {
-  description = "IDs of the VPC's subnets with the requested Tier tag (for the Auto Scaling groups)."
+  description = "IDs of the VPC's subnets named in subnet_names, or with the requested Tier tag (for the Auto Scaling groups)."
   value       = data.aws_subnets.instances.ids
 }
 

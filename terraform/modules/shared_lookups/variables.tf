@@ -1,6 +1,7 @@
 # Inputs of the shared_lookups module: the names under which the shared pieces are found. The
-# defaults are the names terraform/shared creates (and the pre-existing VPC's tags); a root passes
-# only what differs for it, which today is lookup_listeners.
+# defaults are the names terraform/shared creates on a fresh account (and the pre-existing VPC's
+# tags); the roots pass the names of the account they describe from their own variables (see
+# terraform/README.md, "Two accounts"), so the defaults apply where no adopt.auto.tfvars.json is.
 
 variable "lookup_listeners" {
   description = "Look up the HTTP (:80) and HTTPS (:443) listeners of the shared ALB. true in the path environments (they add rules to them); false in prod, which creates the listeners itself and must not read them back."
@@ -28,6 +29,12 @@ variable "subnet_tier" {
   description = "Value of the Tier tag of the VPC subnets the instances launch into."
   type        = string
   default     = "private"
+}
+
+variable "subnet_names" {
+  description = "Name tags of the subnets the instances launch into (compiler-explorer/infra: CompilerExplorer1a ... 1f, its five public subnets). Empty: the subnets tagged Tier = subnet_tier."
+  type        = list(string)
+  default     = []
 }
 
 variable "security_group_name" {

@@ -1,0 +1,44 @@
+# Inputs of the shared root. The defaults describe a fresh account, where this root creates the ALB, the
+# security groups and the instance roles (what the sandbox and `make e2e` build); adopt.auto.tfvars.json
+# describes compiler-explorer/infra's account, where all of them exist already (docs/MIGRATION.md).
+
+variable "create_alb" {
+  description = "Create the ALB (and its CloudFront-only security groups). false: use the existing ALB named alb_name, which this root then neither changes nor destroys."
+  type        = bool
+  default     = true
+}
+
+variable "alb_name" {
+  description = "Name of the ALB: the one created (create_alb) or the existing one (compiler-explorer/infra: GccExplorerApp)."
+  type        = string
+  default     = "compiler-explorer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", var.alb_name))
+    error_message = "alb_name must be 1-32 letters, digits or hyphens, starting with a letter or digit."
+  }
+}
+
+variable "create_security_groups" {
+  description = "Create the instances' security group and the health checker's group. false: use the existing groups named below, and own only the health checker's :80 probe rule on the instances' group."
+  type        = bool
+  default     = true
+}
+
+variable "instance_security_group_name" {
+  description = "Name of the instances' security group (compiler-explorer/infra: gcc-explorer-sg, which EFS, SMB, the ALB and the admin node already admit)."
+  type        = string
+  default     = "compiler-explorer-web"
+}
+
+variable "health_checker_security_group_name" {
+  description = "Name of the group whatever runs the deploy tool's HTTP health gate carries (compiler-explorer/infra: AdminNodeSecGroup, the admin node's)."
+  type        = string
+  default     = "compiler-explorer-web-health-checker"
+}
+
+variable "create_instance_roles" {
+  description = "Create one instance role and profile per environment (compiler-explorer-web-<env>). false: the environments use existing profiles (compiler-explorer/infra: CompilerExplorerRole, CompilerExplorerWindowsRole), named in their own roots."
+  type        = bool
+  default     = true
+}
