@@ -173,6 +173,10 @@ sandbox: setup ## Keep a sandbox running in the foreground; other shells: source
 bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 envs x 40 instances
 	$(PY) scripts/bench.py $(ARGS)
 
+.PHONY: bench-traffic
+bench-traffic: ## Users load the sandbox's ALB while deploy/switch/rollback run 26 cycles (78 moves): failures, p50/p99, mixed versions
+	$(PY) scripts/bench_traffic.py $(ARGS)
+
 .PHONY: tf-validate
 tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
 	scripts/tf-validate

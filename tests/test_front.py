@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.cookiejar
-import json
 import time
 import urllib.error
 import urllib.request
@@ -11,73 +10,17 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from albtest import bring_up, fetch
 from bgctl.sandbox import Sandbox
 from bgctl.sandbox.albsource import ApiSource, MotoSource
-from bgctl.sandbox.front import SOURCE_IP_HEADER, TARGET_GROUP_HEADER
-from bgctl.sandbox.health import VERSION_HEADER
+from bgctl.sandbox.front import SOURCE_IP_HEADER
 from bgctl.sandbox.topology import LOAD_BALANCER_NAME
 from bgctl.switching import ApiDriver
 from bgctl.traffic import TrafficSplit, forward_actions
-from bgctl.wiring import version_param
-
-
-class Answer:
-    def __init__(self, status: int, headers: Any, body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    @property
-    def version(self) -> str | None:
-        return self.headers.get(VERSION_HEADER)
-
-    @property
-    def group(self) -> str | None:
-        return self.headers.get(TARGET_GROUP_HEADER)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def fetch(
-    url: str,
-    *,
-    method: str = "GET",
-    headers: dict[str, str] | None = None,
-    data: bytes | None = None,
-    opener: urllib.request.OpenerDirector | None = None,
-    timeout: float = 10.0,
-) -> Answer:
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    opener = opener or urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, exc.headers, exc.read())
-
-
-def bring_up(sandbox: Sandbox, env: str, color: str, version: str, count: int = 1) -> list[str]:
-    """Record ``version`` for ``env``'s ``color`` and launch ``count`` instances of it."""
-    sandbox.clients.ssm.put_parameter(
-        Name=version_param(env, color), Value=version, Type="String", Overwrite=True
-    )
-    sandbox.clients.autoscaling.set_desired_capacity(
-        AutoScalingGroupName=f"{env}-{color}", DesiredCapacity=count
-    )
-    ids = sandbox.instance_ids(env, color)
-    for iid in ids:  # the health server pins an instance's version when it first sees it
-        assert sandbox.health.lookup(iid) is not None
-    return ids
+from bgtest import copy_envs
 
 
 @contextmanager
@@ -118,27 +61,16 @@ def test_any_method_and_body_reach_the_instance(sandbox_readonly: Sandbox) -> No
     assert head.status == 200 and head.body == b"" and head.version == "gh-100"
 
 
-def test_a_rule_change_is_seen_by_the_next_request(sandbox: Sandbox) -> None:
+def test_a_rule_change_is_seen_by_the_next_request(sandbox: Sandbox, tmp_path: Path) -> None:
     bring_up(sandbox, "beta", "green", "gh-105")
     wiring = sandbox.resources["beta"].wiring
     url = f"{sandbox.front.https_url}/beta/"
     assert fetch(url).version == "gh-100"
-    driver = ApiDriver(sandbox.clients, sandbox_envs(sandbox))
+    driver = ApiDriver(sandbox.clients, copy_envs(tmp_path))
     for color, version in (("green", "gh-105"), ("blue", "gh-100"), ("green", "gh-105")):
         driver.apply(wiring, TrafficSplit.to(color))
         assert fetch(url).version == version  # no cache, no lag: the very next request
         assert fetch(f"{sandbox.front.http_url}/beta/").version == version
-
-
-def sandbox_envs(sandbox: Sandbox) -> Path:
-    import shutil
-    import tempfile
-
-    from bgctl.envspec import ENVS_DIR
-
-    tree = Path(tempfile.mkdtemp(prefix="bluegreen-front-")) / "terraform"
-    shutil.copytree(ENVS_DIR.parent, tree, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-    return tree / "envs"
 
 
 def test_round_robin_over_healthy_targets_only(sandbox: Sandbox) -> None:
