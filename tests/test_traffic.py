@@ -122,6 +122,8 @@ def test_deploy_switch_rollback_under_load_lose_no_request_and_mix_no_version(
     for env in ("beta", "prod"):
         assert set(report.versions(env)) == {"gh-100", "gh-101"}  # the moves were seen through the front
     assert result.front.get("lb_answers", {}) == {}
+    # Both environments have two carriers (beta: two rules; prod: two listeners), written one by one.
+    assert all(op.listener_gap is not None and op.listener_gap > 0 for op in result.moves)
 
 
 def test_the_two_listeners_move_one_after_the_other(sandbox: Sandbox, tmp_path: Path) -> None:

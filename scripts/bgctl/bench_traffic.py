@@ -54,7 +54,8 @@ DEFAULT_CYCLES = 26
 DEFAULT_ENVS = ("beta", "prod")
 DEPLOY_VERSIONS = ("gh-101", "gh-102", "gh-103", "gh-104")  # builds every environment can deploy
 MOVES = ("deploy", "switch", "rollback")
-WARMUP = 0.5
+WARMUP = 1.5
+CARRIER_WRITES = ("ModifyRule", "ModifyListener")
 IDLE = "idle"  # the window before the first operation: the latency baseline
 
 
@@ -67,6 +68,9 @@ class Operation:
     moved: str = ""  # "blue -> green" when traffic moved
     version: str | None = None
     error: str | None = None
+    # Seconds from the first carrier write (ModifyRule/ModifyListener) to the last: while it lasts the
+    # HTTPS and HTTP listeners route the environment to different colors. None: fewer than two writes.
+    listener_gap: float | None = None
 
 
 @dataclass
@@ -170,6 +174,13 @@ def run_cycles(
     from bgctl.operations.switch import rollback, switch
 
     clients = make_clients(endpoint_url=sandbox.endpoint_url)
+    writes: list[float] = []
+
+    def carrier_written(**_: Any) -> None:
+        writes.append(time.monotonic())
+
+    for call in CARRIER_WRITES:
+        clients.elbv2.meta.events.register(f"after-call.elastic-load-balancing-v2.{call}", carrier_written)
     done: list[Operation] = []
     for cycle in range(cycles):
         env = envs[cycle % len(envs)]
@@ -186,6 +197,7 @@ def run_cycles(
         ]
         for name, step in steps:
             window = load.mark(f"{env} {name} #{cycle + 1}")
+            writes.clear()
             started = time.monotonic()
             try:
                 outcome = step()
@@ -197,7 +209,10 @@ def run_cycles(
                 moved = ""
                 if name in MOVES and outcome.from_split and outcome.to_split:
                     moved = f"{outcome.from_split.describe()} -> {outcome.to_split.describe()}"
-                op = Operation(env, name, window, time.monotonic() - started, moved, outcome.version)
+                gap = writes[-1] - writes[0] if len(writes) > 1 else None
+                op = Operation(
+                    env, name, window, time.monotonic() - started, moved, outcome.version, None, gap
+                )
             done.append(op)
             if progress is not None:
                 progress(op)
@@ -336,6 +351,12 @@ def details(result: BenchResult, *, limit: int = 10) -> str:
             f"latency p50/p99: {_ms(percentile(idle, 50))} / {_ms(percentile(idle, 99))} with no operation "
             f"running, {_ms(percentile(busy, 50))} / {_ms(percentile(busy, 99))} while they ran "
             "(moto and the operations share this process and its GIL with the front and the users)"
+        )
+    gaps = [op.listener_gap for op in result.moves if op.listener_gap is not None]
+    if gaps:
+        lines.append(
+            f"HTTPS and HTTP listeners disagreed for p50 {_ms(percentile(gaps, 50))}, max {_ms(max(gaps))} "
+            f"per move ({len(gaps)} moves: the API driver writes the two carriers one after the other)"
         )
     ops = result.operations
     if ops:
