@@ -285,3 +285,17 @@ def test_front_only_forwards_to_loopback() -> None:
 
     with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
         AlbFront(MotoSource(LOAD_BALANCER_NAME), "http://10.0.0.5:80")
+
+
+def test_importing_the_sandbox_does_not_import_aiohttp() -> None:
+    """The front's HTTP stack (a dev dependency, like moto) loads only when a front starts."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bgctl.sandbox, bgctl.sandbox.watch, bgctl.bench_traffic; "
+        "sys.exit('aiohttp' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": "scripts"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
