@@ -12,6 +12,10 @@ BG := $(PY) scripts/bluegreen.py
 # Terraform: the one on PATH when it matches .terraform-version, else the pinned 1.0.3 from .tools
 # (syntax-level checks only). scripts/terraform-bin prints the path it chose.
 TERRAFORM = $(shell scripts/terraform-bin)
+# Every terraform the project runs uses the project's CLI configuration (bgctl.tfconfig): providers
+# from a filesystem mirror when one holds hashicorp/aws, else from the registry. Target `tfrc` writes it.
+TFRC := $(CURDIR)/.bluegreen/terraformrc
+TFENV = TF_CLI_CONFIG_FILE=$(TFRC) CHECKPOINT_DISABLE=1
 
 ENV ?=
 BASE_SHA ?=
@@ -57,7 +61,7 @@ lock: ## Re-resolve the lock files (needs the registry; run after editing pyproj
 # Quality gates
 # ---------------------------------------------------------------------------------------------------
 .PHONY: test
-test: setup lint typecheck pytest tf-check ## Everything CI runs (sets itself up first): lint, mypy, pytest, terraform fmt, checkov
+test: setup lint typecheck pytest tf-check ## Everything CI runs (sets itself up first): lint, mypy, pytest, terraform fmt + validate, checkov
 
 .PHONY: lint
 lint: ## ruff check and ruff format --check
@@ -65,18 +69,18 @@ lint: ## ruff check and ruff format --check
 	$(VENV)/bin/ruff format --check scripts tests
 
 .PHONY: fmt
-fmt: ## Format Python (ruff) and Terraform (terraform fmt) in place
+fmt: tfrc ## Format Python (ruff) and Terraform (terraform fmt) in place
 	$(VENV)/bin/ruff check --fix scripts tests
 	$(VENV)/bin/ruff format scripts tests
-	$(TERRAFORM) fmt -recursive terraform/
+	$(TFENV) $(TERRAFORM) fmt -recursive terraform/
 
 .PHONY: typecheck
 typecheck: ## mypy --strict over the package
 	$(VENV)/bin/mypy
 
 .PHONY: pytest
-pytest: ## The pytest suite (moto sandbox, contract tests, terraform adapter)
-	BLUEGREEN_TERRAFORM=$(TERRAFORM) BLUEGREEN_TF_PLUGIN_DIR=$(CURDIR)/$(TOOLS)/plugins $(VENV)/bin/pytest -q $(ARGS)
+pytest: tfrc ## The pytest suite (moto sandbox, contract tests, terraform adapter, Terraform e2e where possible)
+	$(TFENV) BLUEGREEN_TERRAFORM=$(TERRAFORM) BLUEGREEN_TF_PLUGIN_DIR=$(CURDIR)/$(TOOLS)/plugins $(VENV)/bin/pytest -q $(ARGS)
 
 .PHONY: soak
 soak: ## Model-based safety soak: SOAK cases (default 100) of STEPS steps (default 10); prints the counts
@@ -84,12 +88,16 @@ soak: ## Model-based safety soak: SOAK cases (default 100) of STEPS steps (defau
 		$(VENV)/bin/pytest -q -s -p no:cacheprovider tests/test_model.py
 
 .PHONY: tf-check
-tf-check: tf-fmt checkov ## Static Terraform checks: fmt -check and checkov (the contract suite runs in pytest)
+tf-check: tf-fmt tf-validate checkov ## Terraform checks: fmt -check, validate (with the AWS provider), checkov
+
+.PHONY: tfrc
+tfrc:
+	@PYTHONPATH=scripts $(PY) -m bgctl.tfconfig >/dev/null
 
 .PHONY: tf-fmt
-tf-fmt:
+tf-fmt: tfrc
 	@echo "terraform fmt -check ($(TERRAFORM))"
-	$(TERRAFORM) fmt -check -recursive -diff terraform/
+	$(TFENV) $(TERRAFORM) fmt -check -recursive -diff terraform/
 
 .PHONY: checkov
 checkov:
@@ -162,12 +170,12 @@ shared-apply: ## Plan and apply terraform/shared (the workflow runs it before an
 	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(ARGS)
 
 .PHONY: demo
-demo: setup ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch
-	$(BG) sandbox demo
+demo: setup $(if $(TF),tfrc) ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch [TF=1: built and switched by Terraform]
+	$(if $(TF),$(TFENV)) $(BG) sandbox demo $(if $(TF),--tf)
 
 .PHONY: sandbox
-sandbox: setup ## Keep a sandbox running in the foreground; other shells: source .sandbox/env
-	$(BG) sandbox up
+sandbox: setup $(if $(TF),tfrc) ## Keep a sandbox running in the foreground; other shells: source .sandbox/env [TF=1]
+	$(if $(TF),$(TFENV)) $(BG) sandbox up $(if $(TF),--tf)
 
 .PHONY: bench
 bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 envs x 40 instances
@@ -178,8 +186,21 @@ bench-traffic: ## Users load the sandbox's ALB while deploy/switch/rollback run 
 	$(PY) scripts/bench_traffic.py $(ARGS)
 
 .PHONY: tf-validate
-tf-validate: ## terraform init -backend=false && validate for every root (needs the AWS provider)
-	scripts/tf-validate
+tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)
+	$(TFENV) $(PY) scripts/tf-validate
+
+# ---------------------------------------------------------------------------------------------------
+# Terraform against the sandbox (needs Terraform >= 1.10 and the hashicorp/aws provider; else one
+# "skipped:" line). The roots are applied to moto on 127.0.0.1 from a working copy of terraform/.
+# ---------------------------------------------------------------------------------------------------
+.PHONY: e2e
+e2e: tfrc ## Apply shared, prod, beta to moto; deploy, rollback, switch via the Terraform driver [ARGS=--all]
+	$(TFENV) $(PY) scripts/tf-e2e $(ARGS)
+
+.PHONY: bench-tf
+bench-tf: tfrc ## The Terraform switch driver (init/plan/guard/apply) against bare plan && apply [ARGS=--env prod]
+	$(TFENV) $(PY) scripts/bench-tf $(ARGS)
+
 
 # Provider hashes for the committed .terraform.lock.hcl of every root. The registry by default;
 # TF_LOCK_MIRROR=/path/to/mirror to hash a local filesystem mirror instead (offline).
@@ -192,7 +213,7 @@ tf-lock: ## Write .terraform.lock.hcl for every root: make tf-lock [TF_PLATFORMS
 	for dir in terraform/shared terraform/envs/*/; do \
 	  echo "== $${dir%/}"; \
 	  export TF_DATA_DIR="$$data/$$(basename "$$dir")"; \
-	  (cd "$$dir" && $(TERRAFORM) get -no-color >/dev/null && \
-	    $(TERRAFORM) providers lock -no-color $(if $(TF_LOCK_MIRROR),-fs-mirror=$(TF_LOCK_MIRROR)) \
+	  (cd "$$dir" && $(TFENV) $(TERRAFORM) get -no-color >/dev/null && \
+	    $(TFENV) $(TERRAFORM) providers lock -no-color $(if $(TF_LOCK_MIRROR),-fs-mirror=$(TF_LOCK_MIRROR)) \
 	      $(foreach p,$(TF_PLATFORMS),-platform=$(p)) >/dev/null); \
 	done

@@ -155,6 +155,7 @@ def test_apply_root_applies_infrastructure_changes_only_when_allowed(tf_envs, sa
     ctx = make_context(sandbox, tf_envs)
     # The clients keep the sandbox; Terraform runs on the null root, so no local endpoint for it.
     ctx.settings = replace(ctx.settings, endpoint_url=None)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     root = TerraformRoot(tf_envs / "beta", _binary(), plugin_dir=PLUGIN_DIR)
     assert apply_root(ctx, root).notes == ["no changes"]
     main_tf = tf_envs / "beta" / "main.tf"

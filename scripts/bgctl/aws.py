@@ -54,6 +54,9 @@ class Clients:
     ssm: SSMClient
     s3: S3Client
     ec2: EC2Client
+    # Release hooks (deployment log) and canary alarms; untyped: no stubs are installed for them.
+    dynamodb: Any = None
+    cloudwatch: Any = None
 
 
 def make_clients(
@@ -74,6 +77,8 @@ def make_clients(
         ssm=session.client("ssm", **kw),
         s3=session.client("s3", **kw),
         ec2=session.client("ec2", **kw),
+        dynamodb=session.client("dynamodb", **kw),
+        cloudwatch=session.client("cloudwatch", **kw),
     )
 
 

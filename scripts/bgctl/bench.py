@@ -90,6 +90,8 @@ class CallCounter:
     def attach(self, clients: Clients) -> None:
         for f in dataclasses.fields(clients):
             client = getattr(clients, f.name)
+            if client is None:  # a client this run does not use (e.g. dynamodb in the readers' set)
+                continue
             events = client.meta.events
             for event, target in (("before-call", self._calls), ("before-send", self._attempts)):
                 unique_id = f"bgctl-bench-{id(self)}-{event}-{f.name}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bgctl.aws import Clients
+from bgctl.hooks import Poster, post
 from bgctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Context:
     prompter: Prompter
     settings: Settings
     assume_yes: bool = False  # --yes: protected environments need no typed confirmation (CI)
+    poster: Poster = post  # how release hooks POST (tests hand in a loopback double)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 

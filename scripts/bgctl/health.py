@@ -9,7 +9,6 @@ elsewhere is skipped, never sent.
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.error
 import urllib.request
@@ -44,11 +43,6 @@ class Target:
     private_ip: str | None
     env: str
     color: str
-
-
-def local_endpoint() -> bool:
-    """Deprecated: read ``Settings.local_endpoint`` instead (kept for the Terraform adapter)."""
-    return Settings.from_environ(os.environ).local_endpoint
 
 
 class HttpChecker:

@@ -74,6 +74,9 @@ class Journal:
     inactive: AsgSnapshot | None = None
     rejected: tuple[str, ...] = ()
     via: str = "api"
+    stamp: str = ""  # when the operation was decided (release hooks write it, so re-runs match)
+    canary: tuple[int, ...] = ()  # the canary's weights, if the operation shifts traffic in steps
+    bake_until: str = ""  # the current bake's end (status shows the time left)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -115,6 +118,9 @@ class Journal:
             "inactive": self.inactive.to_doc() if self.inactive else None,
             "rejected": list(self.rejected),
             "via": self.via,
+            "stamp": self.stamp,
+            "canary": list(self.canary),
+            "bake_until": self.bake_until,
         }
 
     @classmethod
@@ -137,6 +143,9 @@ class Journal:
                 inactive=AsgSnapshot.from_doc(doc.get("inactive")),
                 rejected=tuple(str(c) for c in doc.get("rejected", ())),
                 via=str(doc.get("via", "api")),
+                stamp=str(doc.get("stamp", "")),
+                canary=tuple(int(w) for w in doc.get("canary", ())),
+                bake_until=str(doc.get("bake_until", "")),
                 id=str(doc.get("id", "")),
             )
         except (KeyError, TypeError) as exc:

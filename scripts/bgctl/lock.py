@@ -255,7 +255,8 @@ class EnvLock:
     def _hold(self, info: LockInfo) -> None:
         self.info = info
         self._unfence()
-        for client in (self.clients.autoscaling, self.clients.elbv2, self.clients.ssm, self.clients.s3):
+        fenced = (self.clients.autoscaling, self.clients.elbv2, self.clients.ssm, self.clients.s3)
+        for client in (*fenced, *(c for c in (self.clients.dynamodb,) if c is not None)):
             unique = f"bluegreen-fence-{id(self)}"
             client.meta.events.register("before-parameter-build", self._before_call, unique_id=unique)
             self._fenced.append((client, unique))

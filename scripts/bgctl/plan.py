@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bgctl.colorfile import COLOR_FILE
+from bgctl.hookspec import HookSpec, Release
 from bgctl.journal import AsgSnapshot, Journal
 from bgctl.plansummary import TrafficChange
 from bgctl.traffic import TrafficSplit, action_label, carriers
@@ -147,6 +148,28 @@ class MoveTraffic:
 
 
 @dataclass(frozen=True)
+class Bake:
+    """A canary step's bake: watch the new color while it takes ``weight`` percent of requests."""
+
+    step = "bake"
+    color: str
+    weight: int
+    seconds: float
+    version: str | None
+    index: int  # 1-based step of ``total``
+    total: int
+
+    def message(self) -> str:
+        return (
+            f"canary step {self.index}/{self.total}: baking {self.color} at {self.weight}% for "
+            f"{self.seconds:.0f}s (alarms, targets, HTTP)"
+        )
+
+    def effects(self) -> list[Effect]:
+        return []
+
+
+@dataclass(frozen=True)
 class VerifyTraffic:
     step = "verify-switch"
     split: TrafficSplit
@@ -223,14 +246,34 @@ class RecordShutdown:
         return [Effect(f"ssm:{self.parameter}", "missing", "present")]
 
 
+@dataclass(frozen=True)
+class RunHook:
+    """One release hook (``bgctl.hooks``), in its phase's step."""
+
+    hook: HookSpec
+    release: Release
+
+    @property
+    def step(self) -> str:
+        return self.hook.phase
+
+    def message(self) -> str:
+        return f"release hook {self.hook.describe()}"
+
+    def effects(self) -> list[Effect]:
+        return []  # outside what the tool manages (CDN, logs, third parties): reported, not diffed
+
+
 Action = (
     CopyDiscovery
+    | RunHook
     | Protect
     | Drain
     | RecordVersion
     | Scale
     | AwaitHealthy
     | MoveTraffic
+    | Bake
     | VerifyTraffic
     | Unprotect
     | SetMin
@@ -267,16 +310,30 @@ class Plan:
     target_color: str | None = None
     version: str | None = None
     notes: tuple[str, ...] = field(default=())
+    stamp: str = ""  # when the operation was decided: the release hooks' idempotency key
 
     @property
     def moves_traffic(self) -> bool:
         return any(isinstance(a, MoveTraffic) for a in self.actions)
 
     def index_of_move(self) -> int:
+        """The first traffic move (a canary step or the switch), or len(actions)."""
         for i, action in enumerate(self.actions):
             if isinstance(action, MoveTraffic):
                 return i
         return len(self.actions)
+
+    def index_of_final_move(self) -> int:
+        """The move to a whole color (after any canary steps): the point of no return."""
+        for i in range(len(self.actions) - 1, -1, -1):
+            action = self.actions[i]
+            if isinstance(action, MoveTraffic) and action.after.serving is not None:
+                return i
+        return self.index_of_move()
+
+    @property
+    def canary(self) -> tuple[int, ...]:
+        return tuple(a.weight for a in self.actions if isinstance(a, Bake))
 
     def effects(self) -> list[Effect]:
         """Net effects: for each key, the first ``before`` and the last ``after``; no-ops dropped."""
@@ -310,6 +367,8 @@ class Plan:
             protected=protected,
             inactive=inactive,
             via=via,
+            stamp=self.stamp,
+            canary=self.canary,
         )
 
     def changes(self, envs_dir: Path) -> list[TrafficChange]:

@@ -9,6 +9,7 @@ would change, read from the live state.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,13 @@ def plan_env(
     color: str | None,
     binary: str,
     plugin_dir: str | None = None,
-    local: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> PlanResult:
     root_dir = envs_dir / st.env
     target = color or read_active_color(root_dir)
     health = color_health(st.colors[target]) if target in st.colors else None
-    root = TerraformRoot(root_dir, binary=binary, plugin_dir=plugin_dir)
-    available, reason = try_init(root, local=local)
+    root = TerraformRoot(root_dir, binary=binary, plugin_dir=plugin_dir, env=env)
+    available, reason = try_init(root)
     if available:
         with tempfile.TemporaryDirectory(prefix="bluegreen-plan-") as tmp:
             planfile = root.plan_to_file(Path(tmp) / "plan.tfplan", {"active_color": target})
@@ -110,7 +111,7 @@ def apply_root(
     move traffic without it is refused as drift before anything is touched. The plan is made once;
     what is applied is exactly that saved plan (under the lock), or the gated switch it describes.
     """
-    ok, reason = try_init(root, local=ctx.settings.local_endpoint)
+    ok, reason = try_init(root)
     if not ok:
         raise TerraformError(f"cannot apply {ctx.env}: {reason}")
     color = read_active_color(root.working_dir)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgctl import COLORS
+from bgctl.canary import seconds_left
 from bgctl.context import Outcome
 from bgctl.gate import read_gate
 
@@ -46,12 +47,9 @@ def _tg_line(cs: ColorState, active: bool) -> str:
     return f"{cs.tg_healthy}/{cs.tg_total} healthy {_symbol(cs.tg_healthy, cs.tg_total)}"
 
 
-def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = None) -> str:
-    lines = [f"Blue-Green Status for {st.env}:"]
-    if st.wiring is None:
-        lines.append(f"{BAD} {st.wiring_error}")
-        lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
-        return "\n".join(lines)
+def _header(st: EnvState, *, detailed: bool, git: GitDrift | None) -> list[str]:
+    """Where traffic goes, what disagrees, the lock, the last operation (and hooks when detailed)."""
+    lines: list[str] = []
     if st.shutdown:
         lines.append(f"{INFO}  Environment was {st.shutdown.describe()}")
     lines.append(f"Active Color: {st.active_color or 'unknown'}")
@@ -65,8 +63,26 @@ def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = 
         lines += [f"      {line}" for line in git.fix]
     if st.lock:
         lines.append(lock_line(st))
+    canary = canary_line(st)
+    if canary:
+        lines.append(canary)
     if st.last:
         lines.append(f"Last operation: {st.last.describe()}")
+    if detailed and st.wiring is not None:
+        hooks = st.wiring.release_hooks
+        lines.append(
+            "Release hooks: " + (", ".join(h.describe() for h in hooks) if hooks else "none declared")
+        )
+    return lines
+
+
+def status_text(st: EnvState, *, detailed: bool = False, git: GitDrift | None = None) -> str:
+    lines = [f"Blue-Green Status for {st.env}:"]
+    if st.wiring is None:
+        lines.append(f"{BAD} {st.wiring_error}")
+        lines.append(f"   → apply Terraform for terraform/envs/{st.env} to publish the wiring")
+        return "\n".join(lines)
+    lines += _header(st, detailed=detailed, git=git)
     lines.append("")
     lines.append("ASG Status:")
     for color in COLORS:
@@ -107,6 +123,25 @@ def standby_line(st: EnvState, cs: ColorState) -> str:
         f"Standby: NOT held (min {cs.min_size} < desired {cs.desired}): scaling policies may scale it in "
         f"{WARN}  → run: bluegreen --env {st.env} validate"
     )
+
+
+def canary_line(st: EnvState) -> str:
+    """A canary in progress: the weights now, the step, the time left in the bake."""
+    journal = st.journal
+    if journal is None or not journal.canary:
+        return ""
+    split = st.routing.split
+    now = split.describe() if split else st.routing.describe()
+    weight = split.canary_weight if split and split.active != journal.target_color else None
+    step = (
+        f"step {journal.canary.index(weight) + 1}/{len(journal.canary)}"
+        if weight in journal.canary
+        else "steps"
+    )
+    left = seconds_left(journal.bake_until) if journal.bake_until else None
+    bake = f", bake ends in {max(left, 0):.0f}s" if left is not None else ""
+    weights = "/".join(f"{w}%" for w in journal.canary)
+    return f"🐤 Canary of {journal.target_color}: {now} ({step} of {weights}{bake})"
 
 
 def lock_line(st: EnvState) -> str:
@@ -239,7 +274,7 @@ def _lock_json(st: EnvState) -> dict[str, Any] | None:
 def summary_row(st: EnvState, git: GitDrift | None = None) -> list[str]:
     """One compact row for ``status --all``."""
     if st.wiring is None:
-        return [st.env, "?", "-", "-", "-", "-", f"{BAD} {st.wiring_error}"]
+        return [st.env, "?", "-", "-", "-", f"{BAD} {st.wiring_error}"]
     active = st.active_color
     cells = [st.env, active or "?"]
     for color in COLORS:

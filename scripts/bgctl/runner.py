@@ -26,36 +26,31 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 
 from bgctl import COLORS
-from bgctl.asg import protect_asg, record_version, scale, set_min, unprotect_asg
-from bgctl.aws import delete_parameter, put_parameter
-from bgctl.builds import copy_discovery
+from bgctl.asg import record_version, scale, unprotect_asg
+from bgctl.canary import CanaryFailed, bake_until
+from bgctl.canary import bake as canary_bake
 from bgctl.context import Context, Outcome
 from bgctl.errors import BlueGreenError, HealthGateError, InterruptedOperation
+from bgctl.executor import mutate
 from bgctl.gate import read_gate, wait_until_ready
 from bgctl.history import HistoryRecord, HistoryStore
+from bgctl.hooks import HookError, HookRunner
 from bgctl.journal import Journal
 from bgctl.lock import EnvLock, LostLockError, now_iso, whoami
 from bgctl.plan import (
     Action,
     AwaitHealthy,
-    ClearShutdown,
-    CopyDiscovery,
+    Bake,
     Drain,
     MoveTraffic,
     Plan,
-    Protect,
-    RecordShutdown,
-    RecordVersion,
-    Scale,
-    SetMin,
-    Unprotect,
+    RunHook,
     VerifyTraffic,
 )
-from bgctl.shutdown import ShutdownRecord
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
 
@@ -118,6 +113,8 @@ class Runner:
     _step_started: float = 0.0
     _t0: float = 0.0
     lock_id: str = "?"
+    hook_notes: list[str] = field(default_factory=list)
+    hook_failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._t0 = self.ctx.clock()
@@ -133,10 +130,20 @@ class Runner:
             raise
 
     def _run(self) -> Outcome:
-        move_at = self.plan.index_of_move()
-        before, after = self.plan.actions[:move_at], self.plan.actions[move_at:]
+        actions = self.plan.actions
+        first, final = self.plan.index_of_move(), self.plan.index_of_final_move()
+        before, canary, after = actions[:first], actions[first:final], actions[final:]
         move = after[0] if after and isinstance(after[0], MoveTraffic) else None
-        self._before_traffic(before, move)
+        self._before_traffic(before, canary[0] if canary and isinstance(canary[0], MoveTraffic) else move)
+        if canary:
+            self._canary(canary)
+            if move is not None and self.journal.intended != move.after:
+                self._write_ahead(move.after)
+        self._after_traffic(after, move)
+        return self._outcome()
+
+    def _after_traffic(self, after: tuple[Action, ...], move: MoveTraffic | None) -> None:
+        """The final move and what follows it: only rolls forward."""
         interrupted: KeyboardInterrupt | None = None
         if move is not None:
             after = after[1:]
@@ -160,17 +167,19 @@ class Runner:
                     continue
                 with deferred_signals(reraise=False):
                     self.do(action)
+            except HookError as exc:  # post-switch: reported, never a reason to move traffic back
+                self.ctx.reporter.warn(f"⚠️  {exc.message} (traffic stays on the new color)")
+                self.hook_failures.append(exc.message)
             except (LostLockError, HealthGateError, KeptForRecovery):
                 raise  # lost lock: touch nothing; gate: switched back and undone; kept: said why
             except Exception as exc:
                 raise self.keep(exc, f"{action.step} failed after traffic moved") from exc
-        self.close("done")
+        self.close("done" if not self.hook_failures else "done, hooks failed", "; ".join(self.hook_failures))
         if interrupted is not None:
             raise InterruptedOperation(
                 f"{self.ctx.env}: {self.plan.operation} interrupted after traffic moved; it finished: "
                 f"traffic stays on {self.plan.to_split.describe() if self.plan.to_split else '?'}"
             ) from interrupted
-        return self._outcome()
 
     def _before_traffic(self, actions: tuple[Action, ...], move: MoveTraffic | None) -> None:
         """Phase 1 (and the announcement of the move): any failure or interrupt here undoes."""
@@ -201,7 +210,7 @@ class Runner:
             self.plan.to_split,
             self.plan.version,
             plan=self.plan,
-            notes=list(self.plan.notes),
+            notes=[*self.plan.notes, *self.hook_notes, *(f"⚠️  {f}" for f in self.hook_failures)],
             timings=dict(self.timings),
         )
 
@@ -218,35 +227,23 @@ class Runner:
 
     def do(self, action: Action) -> None:
         self._report(action)
-        ctx, w = self.ctx, self.plan.wiring
+        if mutate(action, self.ctx.clients, self.plan.wiring):
+            return
         if isinstance(action, MoveTraffic):
             self._move(action.after)
-            return
-        clients = ctx.clients
-        if isinstance(action, CopyDiscovery):
-            copy_discovery(clients, w, action.env, action.source_env, action.version)
-        elif isinstance(action, Protect):
-            protect_asg(clients, action.before.name, action.before.desired)
         elif isinstance(action, Drain):
-            scale(clients, action.before.name, desired=0, min_size=0)
+            scale(self.ctx.clients, action.before.name, desired=0, min_size=0)
             self._wait_until_empty(action.before.name)
-        elif isinstance(action, RecordVersion):
-            record_version(clients, w, action.color, action.after)
-        elif isinstance(action, Scale):
-            scale(clients, action.before.name, desired=action.desired, min_size=action.min_size)
         elif isinstance(action, AwaitHealthy):
-            wait_until_ready(ctx, action.color, action.want, action.version, ctx.settings.health_timeout)
+            wait_until_ready(
+                self.ctx, action.color, action.want, action.version, self.ctx.settings.health_timeout
+            )
         elif isinstance(action, VerifyTraffic):
             self._verify_or_switch_back(action)
-        elif isinstance(action, Unprotect):
-            unprotect_asg(clients, action.before, min_size=action.min_size)
-        elif isinstance(action, SetMin):
-            set_min(clients, action.asg, action.after)
-        elif isinstance(action, ClearShutdown):
-            delete_parameter(clients.ssm, action.parameter)
-        elif isinstance(action, RecordShutdown):
-            record = ShutdownRecord(whoami(), now_iso(), action.reason)
-            put_parameter(clients.ssm, action.parameter, record.to_json())
+        elif isinstance(action, RunHook):
+            result = HookRunner(self.ctx.clients, self.ctx.poster).run(action.hook, action.release)
+            self.hook_notes.append(result)
+            self.ctx.reporter.info(result)
 
     def _move(self, split: TrafficSplit) -> None:
         """One traffic move; the journal already names ``split`` as intended."""
@@ -294,24 +291,61 @@ class Runner:
         if not problems:
             return
         cause = f"post-switch verification of {action.color} failed ({'; '.join(problems)})"
+        raise self.switch_back(cause, action.color, HealthGateError)
+
+    def switch_back(
+        self, cause: str, rejected: str, error: type[BlueGreenError], outcome: str = "switched back"
+    ) -> BlueGreenError:
+        """Traffic back where it was (the journal says so first, and that ``rejected`` may never be
+        completed onto), then undo; returns the error to raise (the lock is released)."""
         back = self.journal.from_split
         if back is None:
-            raise self.keep(HealthGateError(cause), "verification failed and there is nowhere to switch back")
-        ctx.reporter.warn(f"{cause}: switching back to {back.describe()}")
+            return self.keep(error(cause), "traffic must move back and there is nowhere to move it")
+        self.ctx.reporter.warn(f"{cause}: switching back to {back.describe()}")
         with deferred_signals(reraise=False):
-            self.journal = self.journal.switching_back(action.color)
+            self.journal = self.journal.switching_back(rejected)
             self.lock.update(self.journal)  # write-ahead: recover must never complete onto it
             try:
                 self.ctx.driver.apply(self.plan.wiring, back, fence=self.lock.check)
             except Exception as exc:
                 raise self.keep(exc, f"{cause}; switching back to {back.describe()} ALSO failed") from exc
-            self._undo_or_keep(HealthGateError(cause))
-            self.close("switched back", cause)
-        raise HealthGateError(
-            f"{ctx.env}: {cause}; traffic switched back to {back.describe()} and the "
+            self._undo_or_keep(error(cause))
+            self.close(outcome, cause)
+        return error(
+            f"{self.ctx.env}: {cause}; traffic switched back to {back.describe()} and the "
             f"{self.plan.operation} was undone",
-            hint=f"{ctx.cli} status --detailed",
+            hint=f"{self.ctx.cli} status --detailed",
         )
+
+    # -- the canary ---------------------------------------------------------------------------------
+    def _write_ahead(self, split: TrafficSplit, bake_seconds: float = 0) -> None:
+        until = bake_until(bake_seconds) if bake_seconds else ""
+        self.journal = replace(self.journal, intended=split, bake_until=until)
+        self.lock.update(self.journal)
+
+    def _canary(self, actions: tuple[Action, ...]) -> None:
+        """Weighted moves, each baked; any signal, abort or interrupt: weight back to 0 and undo."""
+        color = self.plan.target_color or "?"
+        try:
+            for i, action in enumerate(actions):
+                if isinstance(action, MoveTraffic):
+                    bake = next((a for a in actions[i + 1 :] if isinstance(a, Bake)), None)
+                    self._write_ahead(action.after, bake.seconds if bake else 0)
+                    self._report(action)
+                    self._move(action.after)
+                elif isinstance(action, Bake):
+                    self._report(action)
+                    if canary_bake(self.ctx, self.plan.wiring, color, action.seconds, action.version):
+                        break  # promoted: straight to the full switch
+                else:
+                    self.do(action)
+        except KeyboardInterrupt as exc:
+            raise self.switch_back("interrupted during the canary", color, InterruptedOperation) from exc
+        except (LostLockError, KeptForRecovery):
+            raise
+        except Exception as exc:
+            cause = f"canary of {color} stopped: {_first_line(exc)}"
+            raise self.switch_back(cause, color, CanaryFailed, "canary rolled back") from exc
 
     # -- undo, keep, close --------------------------------------------------------------------------
     def undo(self) -> None:

@@ -29,6 +29,7 @@ from bgctl.wiring import (
     Wiring,
     active_color_param,
     active_tg_param,
+    param_name,
     parse_wiring,
     version_param,
     wiring_param,
@@ -113,6 +114,7 @@ class EnvState:
     lock: LockInfo | None
     shutdown: ShutdownRecord | None
     last: HistoryRecord | None = None
+    canary_request: str | None = None  # an operator's promote/abort for a baking canary (bgctl.canary)
 
     @property
     def journal(self) -> Journal | None:
@@ -177,7 +179,12 @@ class StateReader:
         names: list[str] = []
         for env in envs:
             names += [wiring_param(env), active_color_param(env), active_tg_param(env)]
-            names += [lock_param(env), shutdown_param(env), history_param(env)]
+            names += [
+                lock_param(env),
+                shutdown_param(env),
+                history_param(env),
+                param_name(env, "canary-request"),
+            ]
             names += [version_param(env, c) for c in COLORS]
         return get_parameters(self.clients.ssm, names)
 
@@ -340,6 +347,7 @@ class StateReader:
                 lock=parse_lock(params.get(lock_param(env))),
                 shutdown=ShutdownRecord.parse(params.get(shutdown_param(env))),
                 last=HistoryRecord.from_json(params.get(history_param(env)) or ""),
+                canary_request=params.get(param_name(env, "canary-request")),
             )
         return states
 

@@ -13,7 +13,7 @@ Both call ``fence`` (the lock check) before their first change.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +35,7 @@ def _no_fence() -> None:
 
 class TrafficDriver(Protocol):
     name: str
+    supports_weights: bool  # can apply a canary's weighted split
 
     def check_available(self, env: str) -> None:
         """Raise before any mutation when this driver cannot run here."""
@@ -45,6 +46,7 @@ class TrafficDriver(Protocol):
 
 class ApiDriver:
     name = "api"
+    supports_weights = True
 
     def __init__(self, clients: Clients, envs_dir: Path) -> None:
         self.clients = clients
@@ -55,7 +57,7 @@ class ApiDriver:
 
     def apply(self, wiring: Wiring, split: TrafficSplit, *, fence: Fence = _no_fence) -> None:
         elb = self.clients.elbv2
-        actions = forward_actions(wiring, split)
+        actions = forward_actions(wiring, split, stickiness_seconds=wiring.canary.stickiness_seconds)
         for carrier in carriers(wiring):
             if carrier.kind == "listener":
                 with aws_errors(f"elbv2:ModifyListener ({carrier.key})"):
@@ -71,20 +73,28 @@ class TerraformDriver:
     """Switch by planning and applying the environment's root with the new color file."""
 
     name = "terraform"
+    supports_weights = False
 
     def __init__(
-        self, envs_dir: Path, binary: str, plugin_dir: str | None = None, *, local: bool | None = None
+        self,
+        envs_dir: Path,
+        binary: str,
+        plugin_dir: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.envs_dir = envs_dir
         self.binary = binary
         self.plugin_dir = plugin_dir
-        self.local = local
+        self.env = env  # the AWS settings Terraform runs with (those of the tool's own clients)
 
     def _root(self, env: str) -> TerraformRoot:
-        return TerraformRoot(self.envs_dir / env, binary=self.binary, plugin_dir=self.plugin_dir)
+        return TerraformRoot(
+            self.envs_dir / env, binary=self.binary, plugin_dir=self.plugin_dir, env=self.env
+        )
 
     def check_available(self, env: str) -> None:
-        ok, reason = try_init(self._root(env), local=self.local)
+        ok, reason = try_init(self._root(env))
         if not ok:
             raise TerraformError(
                 f"the terraform switch driver cannot run here: {reason}",

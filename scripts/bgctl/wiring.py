@@ -26,11 +26,12 @@ Parameters the Python tool owns (never in Terraform state, so never drift):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bgctl import COLORS
 from bgctl.errors import WiringError
+from bgctl.hookspec import HookSpec, parse_hooks
 
 PARAM_ROOT = "/compiler-explorer"
 SCHEMA_VERSION = 1
@@ -73,6 +74,30 @@ class Builds:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """How a canary runs here: target-group stickiness (a user stays on one version for the whole
+    canary) and the CloudWatch alarms that watch each color during a bake."""
+
+    stickiness_seconds: int = 3600
+    alarms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def alarms_of(self, color: str) -> tuple[str, ...]:
+        return self.alarms.get(color, ())
+
+
+def _canary(env: str, doc: Any) -> CanaryConfig:
+    if doc is None:
+        return CanaryConfig()
+    if not isinstance(doc, dict):
+        raise WiringError(f"{env}: wiring canary should be an object")
+    alarms = doc.get("alarms") or {}
+    return CanaryConfig(
+        stickiness_seconds=int(doc.get("stickiness_seconds", 3600)),
+        alarms={str(c): tuple(str(a) for a in names) for c, names in alarms.items()},
+    )
+
+
+@dataclass(frozen=True)
 class Wiring:
     environment: str
     routing: str
@@ -86,6 +111,8 @@ class Wiring:
     version_parameters: dict[str, str]
     builds: Builds
     protected: bool = False
+    release_hooks: tuple[HookSpec, ...] = ()
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
 
     @property
     def is_default_action(self) -> bool:
@@ -110,6 +137,11 @@ class Wiring:
                 "path_patterns": list(self.path_patterns),
                 "rule_priority": self.rule_priority,
                 "protected": self.protected,
+                "release_hooks": [h.to_doc() for h in self.release_hooks],
+                "canary": {
+                    "stickiness_seconds": self.canary.stickiness_seconds,
+                    "alarms": {c: list(a) for c, a in self.canary.alarms.items()},
+                },
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -182,6 +214,8 @@ def parse_wiring(env: str, text: str) -> Wiring:
         ),
         version_parameters=_color_map(doc, "version_parameters", env),
         protected=bool(doc.get("protected", False)),
+        release_hooks=parse_hooks(env, doc.get("release_hooks")),
+        canary=_canary(env, doc.get("canary")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),

@@ -143,7 +143,7 @@ resource "aws_security_group" "instances" {
   }
 
   ingress {
-    description     = "HTTP /healthcheck from the deploy tool's covering health check"
+    description     = "HTTP /healthcheck from the deploy tool covering health check"
     from_port       = 80
     to_port         = 80
     protocol        = "tcp"

@@ -75,6 +75,17 @@ def terraform_binary(settings: Settings) -> str:
 _terraform_binary = terraform_binary  # the name bgctl.gitops_cli imports
 
 
+def default_driver(settings: Settings, env: str) -> str:
+    """terraform, except against a local endpoint (the sandbox) that the root's Terraform is not aimed
+    at (the sandbox built with boto3): there the API driver."""
+    if not settings.local_endpoint:
+        return "terraform"
+    from bgctl.tfoverride import targets_sandbox
+
+    environ = {**os.environ, **settings.aws_environ()}
+    return "terraform" if targets_sandbox(settings.envs_dir / env, environ) else "api"
+
+
 def make_context(
     inv: Invocation,
     *,
@@ -91,7 +102,7 @@ def make_context(
     if health_timeout is not None:
         settings = replace(settings, health_timeout=health_timeout)
     clients = clients_of(inv)
-    chosen = via or ("api" if settings.local_endpoint else "terraform")
+    chosen = via or default_driver(settings, env)
     driver: TrafficDriver
     if chosen == "api":
         driver = ApiDriver(clients, settings.envs_dir)
@@ -100,7 +111,7 @@ def make_context(
             settings.envs_dir,
             terraform_binary(settings),
             settings.tf_plugin_dir,
-            local=settings.local_endpoint,
+            env=settings.aws_environ(),
         )
     return Context(
         env=env,

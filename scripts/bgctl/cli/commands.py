@@ -131,6 +131,20 @@ def _local_capacity_check(inv: Invocation, env: str, capacity: int | None) -> No
 @click.option("--skip-confirmation", is_flag=True, help="Never prompt; refuse whatever would need a yes.")
 @click.option("--branch", default=None, help="With 'deploy list' or 'deploy latest': only this branch.")
 @click.option("--health-timeout", type=click.FloatRange(min=1), default=None, help="Seconds (default 600).")
+@click.option(
+    "--canary",
+    "canary_text",
+    default=None,
+    metavar="W1,W2,...",
+    help="Shift traffic in steps (percent to the new color, e.g. 10,50), baking after each, then switch.",
+)
+@click.option(
+    "--bake",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds each canary step bakes.",
+)
 @VIA
 @DRY_RUN
 @NO_COMMIT
@@ -148,8 +162,10 @@ def deploy(
     dry_run: bool,
     no_commit: bool,
     assume_yes: bool,
+    canary_text: str | None,
+    bake: float,
 ) -> None:
-    """Deploy VERSION to the inactive color, prove it healthy, switch.
+    """Deploy VERSION to the inactive color, prove it healthy, switch (optionally through a canary).
 
     VERSION is gh-N, 'latest' (the newest build, of --branch if given), or omitted: the version the
     active color runs, on fresh instances. 'deploy list' lists the builds."""
@@ -173,6 +189,9 @@ def deploy(
         validate_version(version)
     if branch and version != "latest":
         raise UsageError("--branch goes with 'deploy list' or 'deploy latest'")
+    from bgctl.canary import parse_steps
+
+    canary = parse_steps(canary_text) if canary_text else ()
     _local_capacity_check(inv, env, capacity)
     ctx = make_context(
         inv,
@@ -182,7 +201,14 @@ def deploy(
         health_timeout=health_timeout,
     )
     outcome = run_deploy(
-        ctx, version, capacity=capacity, skip_confirmation=skip_confirmation, dry_run=dry_run, branch=branch
+        ctx,
+        version,
+        capacity=capacity,
+        skip_confirmation=skip_confirmation,
+        dry_run=dry_run,
+        branch=branch,
+        canary=canary,
+        bake_seconds=bake,
     )
     finish(outcome, inv, no_commit=no_commit)
 
@@ -301,7 +327,7 @@ def plan(inv: Invocation, color: str | None) -> None:
         color=color,
         binary=terraform_binary(inv.settings),
         plugin_dir=inv.settings.tf_plugin_dir,
-        local=inv.settings.local_endpoint,
+        env=inv.settings.aws_environ(),
     )
     if inv.as_json:
         summary: Any = asdict(result.summary)
@@ -353,7 +379,10 @@ def apply_cmd(
         click.echo(f"{env}: {permission.reason}", err=inv.as_json)
     ctx = make_context(inv, via="terraform", assume_yes=assume_yes)
     root = TerraformRoot(
-        inv.envs_dir / ctx.env, binary=terraform_binary(inv.settings), plugin_dir=inv.settings.tf_plugin_dir
+        inv.envs_dir / ctx.env,
+        binary=terraform_binary(inv.settings),
+        plugin_dir=inv.settings.tf_plugin_dir,
+        env=inv.settings.aws_environ(),
     )
     try:
         outcome = apply_root(ctx, root, allow_destroy=allow_destroy, permission=permission)
@@ -362,3 +391,32 @@ def apply_cmd(
             click.echo(exc.annotation())
         raise
     print_outcome(outcome, inv)
+
+
+@cli.group()
+def canary() -> None:
+    """Move a baking canary on (promote) or stop it (abort), from any shell."""
+
+
+@canary.command("promote")
+@NO_COMMIT
+@YES
+@common
+@click.pass_obj
+def canary_promote(inv: Invocation, no_commit: bool, assume_yes: bool) -> None:
+    """Skip the remaining bakes and switch fully (the running deploy does it at its next poll)."""
+    from bgctl.operations.canary import canary_request
+
+    finish(canary_request(make_context(inv, assume_yes=assume_yes), "promote"), inv, no_commit=no_commit)
+
+
+@canary.command("abort")
+@NO_COMMIT
+@YES
+@common
+@click.pass_obj
+def canary_abort(inv: Invocation, no_commit: bool, assume_yes: bool) -> None:
+    """Send the canary's weight back to 0 and undo the deploy."""
+    from bgctl.operations.canary import canary_request
+
+    finish(canary_request(make_context(inv, assume_yes=assume_yes), "abort"), inv, no_commit=no_commit)

@@ -35,11 +35,34 @@ def sandbox_envs_dir(name: str) -> Path:
     return target / "envs"
 
 
+TF_OPTION = click.option(
+    "--tf",
+    "with_terraform",
+    is_flag=True,
+    help="Build with the real Terraform roots and AWS provider (TF=1); switches then go via terraform.",
+)
+
+
+def _say(message: str) -> None:
+    click.echo(f"  {message}", err=True)
+
+
 @sandbox.command("up")
-def sandbox_up() -> None:
+@TF_OPTION
+def sandbox_up(with_terraform: bool) -> None:
     """Start the sandbox in the foreground (Ctrl-C stops it); other shells: source .sandbox/env."""
     from bgctl.sandbox import Sandbox
 
+    if with_terraform:
+        from bgctl.envspec import environment_names
+        from bgctl.sandbox.tfsandbox import cli_sandbox, serve_until_interrupted
+
+        with cli_sandbox(environment_names(), log=_say) as tsb:
+            env_file = tsb.env_file()
+            click.echo(f"sandbox (built by Terraform): {env_file.relative_to(REPO_ROOT)}; Ctrl-C stops it")
+            serve_until_interrupted(tsb)
+        click.echo("sandbox stopped")
+        return
     envs_dir = sandbox_envs_dir("up")
     with Sandbox() as sb:
         env_file = sb.env_file()
@@ -70,7 +93,7 @@ DEMO_STEPS: list[tuple[str, list[str], int]] = [
     ("And forward again", ["--env", "beta", "switch", "green"], 0),
     ("What happened, newest first", ["--env", "beta", "history"], 0),
     (
-        "A plan for prod (the Terraform provider is not wired to the sandbox: API dry run)",
+        "A plan for prod (a real terraform plan when built with TF=1, else the API dry run)",
         ["--env", "prod", "plan", "--color", "green"],
         0,
     ),
@@ -80,16 +103,29 @@ DEMO_STEPS: list[tuple[str, list[str], int]] = [
 
 
 @sandbox.command("demo")
-def sandbox_demo() -> None:
+@TF_OPTION
+def sandbox_demo(with_terraform: bool) -> None:
     """Build the sandbox, walk through status, deploy, rollback and switch, then say what to try next."""
+    from contextlib import ExitStack
+
     from bgctl.sandbox import Sandbox
 
-    envs_dir = sandbox_envs_dir("demo")
-    with Sandbox() as sb:
+    with ExitStack() as stack:
+        if with_terraform:
+            from bgctl.envspec import environment_names
+            from bgctl.sandbox.tfsandbox import cli_sandbox
+
+            tsb = stack.enter_context(cli_sandbox(environment_names(), log=_say))
+            environ = {**tsb.environ(), "BLUEGREEN_POLL_INTERVAL": "0.2"}
+        else:
+            sb = stack.enter_context(Sandbox())
+            environ = {
+                **sb.environ(),
+                "BLUEGREEN_ENVS_DIR": str(sandbox_envs_dir("demo")),
+                "BLUEGREEN_POLL_INTERVAL": "0.2",
+            }
         # The demo hands its own settings down: the process environment is never edited.
-        settings = Settings.from_environ(
-            {**sb.environ(), "BLUEGREEN_ENVS_DIR": str(envs_dir), "BLUEGREEN_POLL_INTERVAL": "0.2"}
-        )
+        settings = Settings.from_environ(environ)
         failures = 0
         for title, argv, expected in DEMO_STEPS:
             click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")

@@ -14,8 +14,9 @@ from dataclasses import replace
 
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, WiringError
+from bgctl.hookspec import Release
 from bgctl.lock import EnvLock, held_error
-from bgctl.plan import MoveTraffic, Plan
+from bgctl.plan import MoveTraffic, Plan, RunHook
 from bgctl.runner import Runner
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
@@ -136,3 +137,23 @@ def move_traffic(st: EnvState, wiring: Wiring, to: TrafficSplit) -> MoveTraffic:
         ),
         file_split=st.file_split,
     )
+
+
+def hook_actions(
+    wiring: Wiring, operation: str, phase: str, *, version: str | None, color: str, stamp: str
+) -> list[RunHook]:
+    """The environment's release hooks of ``phase`` that run for ``operation``, in declared order."""
+    release = Release(
+        env=wiring.environment,
+        version=version or "none",
+        color=color,
+        builds_bucket=wiring.builds.bucket,
+        builds_prefix=wiring.builds.prefix,
+        stamp=stamp,
+        operation=operation,
+    )
+    return [
+        RunHook(hook, release)
+        for hook in wiring.release_hooks
+        if hook.phase == phase and operation in hook.operations
+    ]

@@ -8,7 +8,7 @@ version for the inactive color and scale it → wait until the gate passes → s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bgctl import other_color
 from bgctl.asg import PROTECT_PROCESSES, snapshot
@@ -16,10 +16,12 @@ from bgctl.builds import build_exists, discovery_key, list_builds, object_exists
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
-from bgctl.operations import execute, move_traffic, require_settled
+from bgctl.lock import now_iso
+from bgctl.operations import execute, hook_actions, move_traffic, require_settled
 from bgctl.plan import (
     Action,
     AwaitHealthy,
+    Bake,
     Basis,
     ClearShutdown,
     CopyDiscovery,
@@ -80,6 +82,9 @@ class Decisions:
     capacity: int | None = None
     replace_existing: bool = False
     copy_discovery: bool = False
+    stamp: str = ""
+    canary: tuple[int, ...] = ()  # weights (percent to the new color) before the full switch
+    bake_seconds: float = 300.0
 
 
 def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Plan:
@@ -115,8 +120,16 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         RecordVersion(target, wiring.version_parameters[target], target_cs.version, d.version),
         Scale(snapshot(target_cs), want, want),
         AwaitHealthy(target, want, d.version),
+    ]
+    hooks = {
+        phase: hook_actions(wiring, "deploy", phase, version=d.version, color=target, stamp=d.stamp)
+        for phase in ("pre-switch", "post-switch")
+    }
+    actions += [*hooks["pre-switch"], *canary_steps(st, wiring, split, target, d)]
+    actions += [
         move_traffic(st, wiring, to),
         VerifyTraffic(to, target, min(policy.floor, want)),
+        *hooks["post-switch"],
         Unprotect(snapshot(active_cs), PROTECT_PROCESSES, CapacityPolicy.standby_min(active_cs.desired)),
     ]
     if want != policy.serving_min:
@@ -133,7 +146,21 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         to_split=to,
         target_color=target,
         version=d.version,
+        stamp=d.stamp,
     )
+
+
+def canary_steps(
+    st: EnvState, wiring: Wiring, split: TrafficSplit, target: str, d: Decisions
+) -> list[Action]:
+    """Each canary weight as a weighted move followed by its bake (none without --canary)."""
+    steps: list[Action] = []
+    for i, weight in enumerate(d.canary, start=1):
+        steps += [
+            move_traffic(st, wiring, TrafficSplit(split.active, weight)),
+            Bake(target, weight, d.bake_seconds, d.version, i, len(d.canary)),
+        ]
+    return steps
 
 
 def existing_warning(env: str, color: str, desired: int, instances: int) -> str:
@@ -195,13 +222,20 @@ def deploy(
     skip_confirmation: bool = False,
     dry_run: bool = False,
     branch: str | None = None,
+    canary: tuple[int, ...] = (),
+    bake_seconds: float = 300.0,
 ) -> Outcome:
     if version not in (None, "latest"):
         validate_version(version)
     st = ctx.reader.read_one(ctx.env)
     wiring, split = require_settled(st)
     version, resolved = resolve_version(ctx, st, split.active, version, branch)
-    decisions = Decisions(version, capacity)
+    if canary and not ctx.driver.supports_weights:
+        raise UsageError(
+            f"the {ctx.driver.name} driver cannot apply a canary's weighted forward here",
+            hint="use --via api, or deploy without --canary",
+        )
+    decisions = Decisions(version, capacity, stamp=now_iso(), canary=canary, bake_seconds=bake_seconds)
     if capacity is not None:
         CapacityPolicy.of(wiring).check_capacity(capacity)
     if not build_exists(ctx.clients, wiring, version):
@@ -220,7 +254,7 @@ def deploy(
             f"Scale {target_cs.color} to 0 first and deploy fresh instances of {version}?"
         ):
             raise RefusedError("deployment cancelled; nothing changed")
-        decisions = Decisions(version, capacity, replace_existing=True)
+        decisions = replace(decisions, replace_existing=True)
         notes.append(f"replaced the {len(target_cs.instances)} existing {target_cs.color} instance(s)")
     ctx.driver.check_available(ctx.env)
     if dry_run:
@@ -241,7 +275,7 @@ def deploy(
             notes=notes,
         )
     copy, discovery_notes = _discovery(ctx, wiring, version, skip_confirmation=skip_confirmation)
-    decisions = Decisions(version, capacity, decisions.replace_existing, copy)
+    decisions = replace(decisions, copy_discovery=copy)
     first = plan_deploy(st, decisions)
     outcome = execute(ctx, first, lambda now, token: plan_deploy(now, decisions, token))
     outcome.notes = discovery_notes + notes + outcome.notes

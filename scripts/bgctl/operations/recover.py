@@ -17,6 +17,8 @@ every other operation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bgctl.asg import PROTECT_PROCESSES
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
@@ -25,7 +27,7 @@ from bgctl.gate import read_gate
 from bgctl.history import HistoryRecord, HistoryStore
 from bgctl.journal import Journal
 from bgctl.lock import EnvLock, LockInfo, now_iso, whoami
-from bgctl.operations import wiring_of
+from bgctl.operations import hook_actions, wiring_of
 from bgctl.plan import Action, Basis, ClearShutdown, Plan, SetMin, Unprotect
 from bgctl.runner import KeptForRecovery, Runner, deferred_signals, describe_state
 from bgctl.shutdown import shutdown_param
@@ -60,17 +62,23 @@ def finishing_actions(st: EnvState, journal: Journal) -> list[Action]:
     actions: list[Action] = []
     if intended is None:
         return actions
-    new = st.colors[intended.active]
+    # Where traffic ends: the operation's target (a canary's intended split is still weighted).
+    final = journal.target_color if journal.moves_traffic and journal.target_color else intended.active
+    new = st.colors[final]
     if journal.protected is not None:
         snap = journal.protected
         actions.append(Unprotect(snap, PROTECT_PROCESSES, CapacityPolicy.standby_min(snap.desired)))
-    elif journal.from_split is not None and journal.from_split.active != intended.active:
+    elif journal.from_split is not None and journal.from_split.active != final:
         old = st.colors[journal.from_split.active]
         actions.append(
             SetMin(old.asg_name, old.min_size, CapacityPolicy.standby_min(old.desired), "held for rollback")
         )
     if new.min_size != policy.serving_min:
         actions.append(SetMin(new.asg_name, new.min_size, policy.serving_min, "serving"))
+    version = journal.version if journal.operation == "deploy" else new.version
+    actions[:0] = hook_actions(
+        wiring, journal.operation, "post-switch", version=version, color=final, stamp=journal.stamp
+    )
     if journal.operation == "deploy" and st.shutdown is not None:
         actions.append(ClearShutdown(shutdown_param(st.env)))
     return actions
@@ -96,8 +104,10 @@ def _plan(st: EnvState, journal: Journal, actions: list[Action]) -> Plan:
     )
 
 
-def recover(ctx: Context) -> Outcome:
-    """Complete or undo an operation whose process died, from the journal in its lock."""
+def recover(ctx: Context, *, promote: bool = False) -> Outcome:
+    """Complete or undo an operation whose process died, from the journal in its lock. A canary cut
+    mid-bake is rolled back (nobody is watching it any more) unless ``promote``: then it is completed,
+    behind the gate."""
     lock = EnvLock(ctx.clients, ctx.env)
     held = lock.current()
     if held is None:
@@ -126,7 +136,7 @@ def recover(ctx: Context) -> Outcome:
     runner = Runner(ctx, _plan(st, journal, finishing_actions(st, journal)), lock, journal)
     try:
         with deferred_signals(reraise=False):
-            action, note = _recover(ctx, runner, st)
+            action, note = _recover(ctx, runner, st, promote=promote)
     except BaseException:
         lock.abandon()
         raise
@@ -142,7 +152,7 @@ def recover(ctx: Context) -> Outcome:
     )
 
 
-def _recover(ctx: Context, runner: Runner, st: EnvState) -> tuple[str, str]:
+def _recover(ctx: Context, runner: Runner, st: EnvState, *, promote: bool = False) -> tuple[str, str]:
     journal = runner.journal
     origin, intended, live = journal.from_split, journal.intended, st.routing.split
     if intended is None or origin is None or (intended == origin and not journal.rejected):
@@ -152,7 +162,7 @@ def _recover(ctx: Context, runner: Runner, st: EnvState) -> tuple[str, str]:
             runner.do(action)
         runner.close("recovered", "completed by recover")
         return "completed", "completing"
-    target = intended.active if intended != origin else None
+    target = (journal.target_color or intended.active) if intended != origin else None
     if live == origin or (intended == origin and live is not None):
         moved = live != origin
         if moved:  # a switch-back the journal had written ahead but that did not finish
@@ -162,6 +172,8 @@ def _recover(ctx: Context, runner: Runner, st: EnvState) -> tuple[str, str]:
         outcome = "switched back" if moved else "undone"
         runner.close(outcome, f"{outcome} by recover")
         return outcome, "switching back" if moved else "undoing"
+    if journal.canary and target is not None and (live is None or live.serving is None):
+        return _recover_canary(ctx, runner, st, target, promote=promote)
     if target is not None and target not in journal.rejected and _passes(st, target, journal):
         if live != intended:
             _move(ctx, runner, intended)
@@ -187,6 +199,32 @@ def _recover(ctx: Context, runner: Runner, st: EnvState) -> tuple[str, str]:
     runner.undo()
     runner.close("switched back", f"recover: {reason}")
     return "switched back", "switching back"
+
+
+def _recover_canary(
+    ctx: Context, runner: Runner, st: EnvState, target: str, *, promote: bool
+) -> tuple[str, str]:
+    """A canary cut mid-bake: promoted (only onto a healthy, never-rejected color) or rolled back."""
+    journal = runner.journal
+    origin = journal.from_split
+    assert origin is not None
+    if promote and target not in journal.rejected and _passes(st, target, journal):
+        whole = TrafficSplit.to(target)
+        runner.journal = replace(journal, intended=whole)
+        runner.lock.update(runner.journal)
+        _move(ctx, runner, whole)
+        ctx.reporter.step("recover", f"completing the promoted canary of {target}")
+        for action in runner.plan.actions:
+            runner.do(action)
+        runner.close("recovered", "canary promoted by recover")
+        return "completed", "promoting"
+    ctx.reporter.warn(f"the canary of {target} was cut mid-bake: nobody watches it now, so it goes back")
+    runner.journal = journal.switching_back(target)
+    runner.lock.update(runner.journal)
+    _move(ctx, runner, origin)
+    runner.undo()
+    runner.close("canary rolled back", "canary cut mid-bake, rolled back by recover")
+    return "switched back", "rolling back"
 
 
 def _move(ctx: Context, runner: Runner, split: TrafficSplit) -> None:

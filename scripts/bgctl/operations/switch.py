@@ -11,15 +11,18 @@ from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
 from bgctl.gate import color_health, read_gate, require_healthy
-from bgctl.operations import execute, move_traffic, require_settled
-from bgctl.plan import Action, Basis, Plan, SetMin, VerifyTraffic
+from bgctl.lock import now_iso
+from bgctl.operations import execute, hook_actions, move_traffic, require_settled
+from bgctl.plan import Action, Basis, Plan, RunHook, SetMin, VerifyTraffic
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
 
 VERBS = {"switch": "switch", "rollback": "roll back"}
 
 
-def plan_switch(st: EnvState, to_color: str, operation: str = "switch", own_token: str | None = None) -> Plan:
+def plan_switch(
+    st: EnvState, to_color: str, operation: str = "switch", own_token: str | None = None, stamp: str = ""
+) -> Plan:
     """The plan that moves all of ``st``'s traffic to ``to_color`` (no actions when it is already there)."""
     wiring, split = require_settled(st, own_token)
     policy = CapacityPolicy.of(wiring)
@@ -28,9 +31,16 @@ def plan_switch(st: EnvState, to_color: str, operation: str = "switch", own_toke
     settled = split == to and st.ssm_color == to_color and st.file_split == to
     if not settled:
         to_cs = st.colors[to_color]
+        version = to_cs.version
+
+        def hooks(phase: str) -> list[RunHook]:
+            return hook_actions(wiring, operation, phase, version=version, color=to_color, stamp=stamp)
+
         actions += [
+            *hooks("pre-switch"),
             move_traffic(st, wiring, to),
             VerifyTraffic(to, to_color, min(policy.floor, max(1, to_cs.desired))),
+            *hooks("post-switch"),
         ]
         losing = other_color(to_color)
         old = st.colors[losing]
@@ -52,6 +62,7 @@ def plan_switch(st: EnvState, to_color: str, operation: str = "switch", own_toke
         to_split=to,
         target_color=to_color,
         version=st.colors[to_color].version,
+        stamp=stamp,
     )
 
 
@@ -70,7 +81,8 @@ def _gate(ctx: Context, st: EnvState, plan: Plan, *, force: bool, dry_run: bool)
 def _switch(
     ctx: Context, st: EnvState, to_color: str, *, force: bool, dry_run: bool, operation: str
 ) -> Outcome:
-    first = plan_switch(st, to_color, operation)
+    stamp = now_iso()
+    first = plan_switch(st, to_color, operation, stamp=stamp)
     if not first.actions:
         return Outcome(
             ctx.env,
@@ -100,7 +112,7 @@ def _switch(
     forced = bool(notes)
 
     def replan(now: EnvState, token: str) -> Plan:
-        plan = plan_switch(now, to_color, operation, token)
+        plan = plan_switch(now, to_color, operation, token, stamp)
         if not forced:
             wiring, _ = require_settled(now, token)
             reading = read_gate(now.colors[to_color], CapacityPolicy.of(wiring).floor)

@@ -1,20 +1,25 @@
 """Build the blue-green topology of the real ALB inside moto, from ``EnvSpec`` values.
 
 Everything is created through boto3 against the sandbox endpoint, exactly as Terraform would lay it out:
-one VPC with two subnets in two AZs, one security group, one ALB with HTTPS (443) and HTTP (80)
-listeners, and per environment two target groups, two launch templates, two ASGs, listener rules (path
-environments) or the listeners' default actions (prod), the SSM color/wiring/version parameters, and a
-builds bucket with sample builds and discovery files.
+one VPC with private (instances) and public (the ALB) subnets in two AZs, one security group, one ALB with
+HTTPS (443) and HTTP (80) listeners, and per environment two target groups, two launch templates, two
+ASGs, listener rules (path environments) or the listeners' default actions (prod), the SSM
+color/wiring/version parameters, and a builds bucket with sample builds and discovery files. Resources
+an environment root's provider tags carry its ``default_tags`` too.
+
+``tests/test_tf_e2e.py`` compares this topology with the one Terraform builds from the real roots
+(``bgctl.sandbox.snapshot``), so the two cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
 from bgctl.envspec import EnvSpec
@@ -46,7 +51,8 @@ BUILDS_PREFIX = "dist/gh/"
 DISCOVERY_PREFIX = "dist/discovery/"
 VPC_CIDR = "10.42.0.0/16"
 # Large enough for the synthetic benchmark (90 x 40 instances; moto fills one subnet first).
-SUBNETS = (("10.42.0.0/19", f"{REGION}a"), ("10.42.32.0/19", f"{REGION}b"))
+SUBNETS = (("10.42.0.0/19", f"{REGION}a"), ("10.42.32.0/19", f"{REGION}b"))  # Tier=private: instances
+PUBLIC_SUBNETS = (("10.42.64.0/24", f"{REGION}a"), ("10.42.65.0/24", f"{REGION}b"))  # Tier=public: ALB
 LOAD_BALANCER_NAME = "compiler-explorer"  # terraform/shared
 VPC_NAME = "CompilerExplorer"
 INSTANCE_SG_NAME = "compiler-explorer-web"
@@ -73,11 +79,19 @@ class SharedInfra:
     """What all environments share: the network and the one load balancer with its two listeners."""
 
     vpc_id: str
-    subnet_ids: tuple[str, ...]
+    subnet_ids: tuple[str, ...]  # private: where the instances run
     security_group_id: str
     load_balancer_arn: str
     https_listener_arn: str
     http_listener_arn: str
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: str
+    private_subnet_ids: tuple[str, ...]
+    public_subnet_ids: tuple[str, ...]
+    security_group_id: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,28 @@ def asg_name(env: str, color: str) -> str:
 
 def launch_template_name(env: str, color: str) -> str:
     return f"{env}-{color}"
+
+
+@functools.lru_cache(maxsize=64)
+def provider_default_tags(root: Path) -> dict[str, str]:
+    """The ``default_tags`` of the root's AWS provider (``providers.tf``), which Terraform adds to
+    every taggable resource of the root; {} when the root has none (synthetic environments)."""
+    from bgctl.envspec import load_hcl_file
+
+    path = Path(root) / "providers.tf"
+    if not path.is_file():
+        return {}
+    tags: dict[str, str] = {}
+    for block in load_hcl_file(path).get("provider", []):
+        for default in (block.get("aws") or {}).get("default_tags", []):
+            tags.update({str(k): str(v) for k, v in (default.get("tags") or {}).items()})
+    return tags
+
+
+def _tagged(spec: EnvSpec, **own: str) -> list[ElbTagTypeDef]:
+    """The provider's default tags with the resource's own on top (Terraform's merge order)."""
+    merged = {**provider_default_tags(Path(spec.root)), **own}
+    return [{"Key": k, "Value": v} for k, v in merged.items()]
 
 
 def initial_capacity(spec: EnvSpec) -> int:
@@ -143,26 +179,30 @@ def synthetic_spec(name: str, *, rule_priority: int, max_size: int = 4, **overri
 # --------------------------------------------------------------------------------------------------
 
 
-def _build_network(clients: SandboxClients) -> tuple[str, tuple[str, ...], str]:
+def _build_network(clients: SandboxClients) -> Network:
     ec2 = clients.ec2
     vpc_id = ec2.create_vpc(
         CidrBlock=VPC_CIDR,
         TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": VPC_NAME}]}],
     )["Vpc"]["VpcId"]
-    # One set of subnets serves both tiers here; the real VPC separates public (ALB) and private.
-    subnet_ids = tuple(
-        ec2.create_subnet(
-            VpcId=vpc_id,
-            CidrBlock=cidr,
-            AvailabilityZone=az,
-            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Tier", "Value": "private"}]}],
-        )["Subnet"]["SubnetId"]
-        for cidr, az in SUBNETS
-    )
+
+    def subnets(cidrs: tuple[tuple[str, str], ...], tier: str) -> tuple[str, ...]:
+        return tuple(
+            ec2.create_subnet(
+                VpcId=vpc_id,
+                CidrBlock=cidr,
+                AvailabilityZone=az,
+                TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Tier", "Value": tier}]}],
+            )["Subnet"]["SubnetId"]
+            for cidr, az in cidrs
+        )
+
+    private = subnets(SUBNETS, "private")
+    public = subnets(PUBLIC_SUBNETS, "public")
     sg_id = ec2.create_security_group(
         GroupName=INSTANCE_SG_NAME, Description="compiler explorer web servers", VpcId=vpc_id
     )["GroupId"]
-    return vpc_id, subnet_ids, sg_id
+    return Network(vpc_id, private, public, sg_id)
 
 
 def _forward(tg_arn: str) -> list[ActionTypeDef]:
@@ -179,18 +219,18 @@ NOT_FOUND_ACTION: list[ActionTypeDef] = [
 
 def _build_load_balancer(
     clients: SandboxClients,
-    network: tuple[str, tuple[str, ...], str],
+    network: Network,
     default_action: list[ActionTypeDef],
     health_url_template: str | None,
 ) -> SharedInfra:
-    vpc_id, subnet_ids, sg_id = network
+    sg_id = network.security_group_id
     elbv2 = clients.elbv2
     tags: list[ElbTagTypeDef] = [{"Key": "Name", "Value": LOAD_BALANCER_NAME}]
     if health_url_template is not None:
         tags.append({"Key": "sandbox:health-url-template", "Value": health_url_template})
     lb_arn = elbv2.create_load_balancer(
         Name=LOAD_BALANCER_NAME,
-        Subnets=list(subnet_ids),
+        Subnets=list(network.public_subnet_ids),
         SecurityGroups=[sg_id],
         Scheme="internet-facing",
         Type="application",
@@ -209,7 +249,7 @@ def _build_load_balancer(
     http = elbv2.create_listener(
         LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=default_action
     )["Listeners"][0]["ListenerArn"]
-    return SharedInfra(vpc_id, subnet_ids, sg_id, lb_arn, https, http)
+    return SharedInfra(network.vpc_id, network.private_subnet_ids, sg_id, lb_arn, https, http)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -233,10 +273,7 @@ def _create_target_groups(clients: SandboxClients, spec: EnvSpec, vpc_id: str) -
             HealthyThresholdCount=2,
             UnhealthyThresholdCount=2,
             Matcher={"HttpCode": "200"},
-            Tags=[
-                {"Key": "Environment", "Value": spec.name},
-                {"Key": "Color", "Value": color},
-            ],
+            Tags=_tagged(spec, Environment=spec.name, Color=color),
         )["TargetGroups"][0]["TargetGroupArn"]
     return arns
 
@@ -254,7 +291,7 @@ def _create_rules(clients: SandboxClients, spec: EnvSpec, infra: SharedInfra, tg
             Priority=spec.rule_priority,
             Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": list(spec.path_patterns)}}],
             Actions=_forward(tg_arn),
-            Tags=[{"Key": "Environment", "Value": spec.name}],
+            Tags=_tagged(spec, Environment=spec.name),
         )["Rules"][0]["RuleArn"]
     return rules
 
@@ -295,7 +332,7 @@ def _create_color(
         TagSpecifications=[
             {
                 "ResourceType": "launch-template",
-                "Tags": [{"Key": "Environment", "Value": spec.name}, {"Key": "Color", "Value": color}],
+                "Tags": cast("list[Any]", _tagged(spec, Environment=spec.name, Color=color)),
             }
         ],
     )
@@ -466,7 +503,7 @@ def _build(
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
     network = _build_network(clients)
-    tg_arns = {name: _create_target_groups(clients, spec, network[0]) for name, spec in specs.items()}
+    tg_arns = {name: _create_target_groups(clients, spec, network.vpc_id) for name, spec in specs.items()}
     owner = _default_env(specs)
     default = _forward(tg_arns[owner.name][owner.active_color]) if owner else NOT_FOUND_ACTION
     infra = _build_load_balancer(clients, network, default, health_url_template)
