@@ -230,7 +230,6 @@ class AlbFront:
             connector=aiohttp.TCPConnector(limit=256, enable_cleanup_closed=True),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(total=self.target_timeout),
         )
         for listener in LISTENERS:
             app = web.Application(client_max_size=1024**2)
@@ -448,7 +447,14 @@ class AlbFront:
         body = await request.read()
         try:
             async with session.request(
-                request.method, url, headers=headers, data=body or None, allow_redirects=False
+                request.method,
+                url,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=self.target_timeout
+                ),  # read per request: tests may raise it
             ) as upstream:
                 payload = await upstream.read()
                 status = upstream.status
