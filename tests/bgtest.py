@@ -96,6 +96,11 @@ def copy_envs(tmp_path: Path) -> Path:
     return target / "envs"
 
 
+def _front_url(sandbox: Any) -> str | None:
+    front = getattr(sandbox, "_front", None)
+    return str(front.https_url) if front is not None else None
+
+
 def make_context(
     sandbox: Any,
     envs_dir: Path,
@@ -110,6 +115,8 @@ def make_context(
     settings = Settings(
         envs_dir=envs_dir,
         health_url=sandbox.health_url_template,
+        # Smoke tests go through the sandbox's load balancer front, where there is one.
+        preview_url=overrides.pop("preview_url", _front_url(sandbox)),
         endpoint_url=sandbox.endpoint_url,
         health_timeout=overrides.pop("health_timeout", 4.0),
         verify_timeout=overrides.pop("verify_timeout", 2.0),

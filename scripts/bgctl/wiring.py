@@ -16,7 +16,8 @@ Terraform's ``blue_green`` module writes one SSM String parameter per environmen
       "protected": false,                      # production: typed confirmation before any change
       "capacity": {"min_size": 0, "max_size": 4, "min_healthy": 1},
       "version_parameters": {"blue": "/compiler-explorer/beta/blue/version", "green": "..."},
-      "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/"}
+      "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/"},
+      "preview": {...} or null, "smoke": {"paths": [...], "command": null}   # bgctl.preview
     }
 
 Parameters the Python tool owns (never in Terraform state, so never drift):
@@ -32,6 +33,7 @@ from typing import Any
 from bgctl import COLORS
 from bgctl.errors import WiringError
 from bgctl.hookspec import HookSpec, parse_hooks
+from bgctl.preview import Preview, SmokeSpec, parse_preview, parse_smoke
 
 PARAM_ROOT = "/compiler-explorer"
 SCHEMA_VERSION = 1
@@ -113,6 +115,8 @@ class Wiring:
     protected: bool = False
     release_hooks: tuple[HookSpec, ...] = ()
     canary: CanaryConfig = field(default_factory=CanaryConfig)
+    preview: Preview | None = None  # the per-color preview rules (bgctl.preview); None: none
+    smoke: SmokeSpec = field(default_factory=SmokeSpec)
 
     @property
     def is_default_action(self) -> bool:
@@ -142,6 +146,8 @@ class Wiring:
                     "stickiness_seconds": self.canary.stickiness_seconds,
                     "alarms": {c: list(a) for c, a in self.canary.alarms.items()},
                 },
+                "preview": self.preview.to_doc() if self.preview else None,
+                "smoke": self.smoke.to_doc(),
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -216,6 +222,8 @@ def parse_wiring(env: str, text: str) -> Wiring:
         protected=bool(doc.get("protected", False)),
         release_hooks=parse_hooks(env, doc.get("release_hooks")),
         canary=_canary(env, doc.get("canary")),
+        preview=parse_preview(env, doc.get("preview")),
+        smoke=parse_smoke(env, doc.get("smoke")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),

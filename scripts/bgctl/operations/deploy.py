@@ -31,6 +31,7 @@ from bgctl.plan import (
     RecordVersion,
     Scale,
     SetMin,
+    SmokeTest,
     Unprotect,
     VerifyTraffic,
 )
@@ -125,6 +126,9 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         phase: hook_actions(wiring, "deploy", phase, version=d.version, color=target, stamp=d.stamp)
         for phase in ("pre-switch", "post-switch")
     }
+    if wiring.preview is not None:
+        checks = 1 + len(wiring.smoke.paths) + (1 if wiring.smoke.command else 0)
+        actions.append(SmokeTest(target, d.version, checks))
     actions += [*hooks["pre-switch"], *canary_steps(st, wiring, split, target, d)]
     actions += [
         move_traffic(st, wiring, to),

@@ -234,8 +234,12 @@ class Sandbox:
         return self.health.url_template
 
     def environ(self) -> dict[str, str]:
-        """AWS_ENDPOINT_URL, fake credentials, region and BLUEGREEN_HEALTH_URL for a child process."""
-        return sandbox_environ(self.endpoint_url, self.health_url_template)
+        """AWS_ENDPOINT_URL, fake credentials, region, BLUEGREEN_HEALTH_URL and (with the front)
+        BLUEGREEN_PREVIEW_URL for a child process."""
+        values = sandbox_environ(self.endpoint_url, self.health_url_template)
+        if self._front is not None:  # smoke tests go through the front's HTTPS listener (bgctl.smoke)
+            values["BLUEGREEN_PREVIEW_URL"] = self._front.https_url
+        return values
 
     def apply_environ(self, environ: dict[str, str] | None = None) -> None:
         """Point ``environ`` (default: this process's os.environ) at the sandbox."""

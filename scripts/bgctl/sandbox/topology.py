@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
 from bgctl.envspec import EnvSpec
+from bgctl.sandbox.preview import create_preview_rules, smoke_of
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Builds,
@@ -410,6 +411,7 @@ def _build_environment(
         )
         for color in COLORS
     }
+    preview = create_preview_rules(clients, spec, listener_arns, tg_arns, _tagged)
     wiring = Wiring(
         environment=spec.name,
         routing=spec.routing,
@@ -423,6 +425,8 @@ def _build_environment(
         version_parameters={color: version_param(spec.name, color) for color in COLORS},
         builds=Builds(bucket=builds_bucket, prefix=BUILDS_PREFIX, discovery_prefix=DISCOVERY_PREFIX),
         protected=spec.protected,
+        preview=preview,
+        smoke=smoke_of(spec),
     )
     return EnvResources(wiring=wiring, active_color=active)
 
