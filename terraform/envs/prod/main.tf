@@ -27,6 +27,10 @@ module "blue_green" {
   load_balancer_arn = module.shared.load_balancer_arn
   certificate_arn   = data.aws_acm_certificate.this.arn
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 100, green = 101 }
+  smoke_paths             = [{ path = "/api/compilers", status = 200 }]
+
   vpc_id                    = module.shared.vpc_id
   subnet_ids                = module.shared.subnet_ids
   security_group_ids        = [module.shared.security_group_id]

@@ -22,6 +22,10 @@ module "blue_green" {
   path_patterns      = ["/staging*"]
   rule_priority      = 20
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 18, green = 19 }
+  smoke_paths             = [{ path = "/staging/api/compilers", status = 200 }]
+
   vpc_id                    = module.shared.vpc_id
   subnet_ids                = module.shared.subnet_ids
   security_group_ids        = [module.shared.security_group_id]

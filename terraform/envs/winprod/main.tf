@@ -23,6 +23,10 @@ module "blue_green" {
   path_patterns      = ["/winprod*"]
   rule_priority      = 42
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 38, green = 39 }
+  smoke_paths             = [{ path = "/winprod/api/compilers", status = 200 }]
+
   vpc_id                    = module.shared.vpc_id
   subnet_ids                = module.shared.subnet_ids
   security_group_ids        = [module.shared.security_group_id]

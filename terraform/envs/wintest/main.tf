@@ -22,6 +22,10 @@ module "blue_green" {
   path_patterns      = ["/wintest*"]
   rule_priority      = 40
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 34, green = 35 }
+  smoke_paths             = [{ path = "/wintest/api/compilers", status = 200 }]
+
   vpc_id                    = module.shared.vpc_id
   subnet_ids                = module.shared.subnet_ids
   security_group_ids        = [module.shared.security_group_id]

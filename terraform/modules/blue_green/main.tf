@@ -68,6 +68,8 @@ locals {
       min_healthy = var.min_healthy_instances
     }
     version_parameters = { for c in local.colors : c => "${local.param_root}/${c}/version" }
+    preview            = local.preview_wiring # preview.tf
+    smoke              = local.smoke_wiring
     builds = {
       bucket           = var.builds_bucket
       prefix           = "dist/gh/"
