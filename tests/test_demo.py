@@ -30,5 +30,8 @@ def test_demo_walks_through_deploy_rollback_and_switch():
     assert "prod: traffic blue -> green (listeners :80 and :443" in out
     assert "refusing to switch prod to green: green has no healthy instances" in proc.stderr
     assert "Next: `make sandbox` keeps a sandbox running" in out
+    # Users loaded the load balancer front while deploy, rollback and switch moved beta's traffic.
+    assert "traffic total:" in proc.stderr and " req/s  beta: " in proc.stderr
+    assert "during 3 traffic moves, 0 failed requests, 0 mixed-version sessions" in out
     # The committed color files are never touched by the sandbox.
     assert {p: p.read_text() for p in color_files} == before

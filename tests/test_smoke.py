@@ -140,3 +140,24 @@ def test_no_request_leaves_loopback_and_skips_say_why(sandbox: Any, envs_dir: Pa
     w = parse_wiring("beta", param(ctx.clients, wiring_param("beta")))
     report = SmokeRunner(ctx.clients, ctx.settings).run(w, "green", "gh-105")
     assert report.skipped == "no preview URL: set BLUEGREEN_PREVIEW_URL" and report.results == ()
+
+
+def test_switch_smoke_tests_the_color_and_rollback_does_not(sandbox: Any, envs_dir: Path) -> None:
+    reporter = RecordingReporter()
+    ctx = make_context(sandbox, envs_dir, reporter=reporter)
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    rolled = ops.rollback(ctx)
+    assert not any(n.startswith("smoke test") for n in rolled.notes)  # the emergency path stays short
+    declare_smoke(sandbox, "beta", {"paths": [{"path": "/beta/api/teapot", "status": 418}]})
+    with pytest.raises(SmokeTestError, match="expected 418"):
+        ops.switch(ctx, "green")
+    w = parse_wiring("beta", param(ctx.clients, wiring_param("beta")))
+    for arn in w.rule_arns.values():
+        assert rule_target(ctx.clients, arn) == w.target_group_arns["blue"]
+    assert asg(ctx.clients, "beta-green")["DesiredCapacity"] == 1  # a refused switch scales nothing
+    forced = ops.switch(ctx, "green", force=True)  # the operator's override skips the smoke test too
+    assert forced.to_color == "green"
+    declare_smoke(sandbox, "beta", {"paths": []})
+    ops.rollback(ctx)
+    switched = ops.switch(ctx, "green")
+    assert any(n.startswith("smoke test of green: 1/1 passed") for n in switched.notes)

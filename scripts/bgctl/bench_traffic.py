@@ -124,6 +124,7 @@ def operation_context(sandbox: Any, envs_dir: Path, env: str, clients: Any = Non
     settings = Settings(
         envs_dir=envs_dir,
         health_url=sandbox.health_url_template,
+        preview_url=sandbox.front.https_url,  # deploys smoke-test the new color through the front
         endpoint_url=sandbox.endpoint_url,
         poll_interval=0.05,
         health_timeout=30,

@@ -145,6 +145,11 @@ class SmokeTest:
         return []
 
 
+def smoke_checks(wiring: Wiring) -> int:
+    """How many checks a SmokeTest runs: the built-in /healthcheck, the paths, the command."""
+    return 1 + len(wiring.smoke.paths) + (1 if wiring.smoke.command else 0)
+
+
 @dataclass(frozen=True)
 class MoveTraffic:
     step = "switch"

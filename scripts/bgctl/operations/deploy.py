@@ -34,6 +34,7 @@ from bgctl.plan import (
     SmokeTest,
     Unprotect,
     VerifyTraffic,
+    smoke_checks,
 )
 from bgctl.plansummary import ColorHealth
 from bgctl.shutdown import shutdown_param
@@ -127,8 +128,7 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         for phase in ("pre-switch", "post-switch")
     }
     if wiring.preview is not None:
-        checks = 1 + len(wiring.smoke.paths) + (1 if wiring.smoke.command else 0)
-        actions.append(SmokeTest(target, d.version, checks))
+        actions.append(SmokeTest(target, d.version, smoke_checks(wiring)))
     actions += [*hooks["pre-switch"], *canary_steps(st, wiring, split, target, d)]
     actions += [
         move_traffic(st, wiring, to),
