@@ -251,7 +251,7 @@ def test_deploy_list_by_branch(sandbox, envs_dir, capsys):
     [
         (["--env", "nosuch", "status"], "unknown environment 'nosuch' (one of: aarch64prod"),
         (["--env", "beta", "deploy", "1.2.3"], "malformed version '1.2.3': expected gh-<build number>"),
-        (["--env", "beta", "frobnicate"], "No such command 'frobnicate'. (commands: apply, cleanup, deploy"),
+        (["--env", "beta", "frobnicate"], "No such command 'frobnicate'. (commands: apply, canary, cleanup"),
         (["--env", "beta", "status", "--bogus"], "No such option '--bogus'. (valid: --all, --detailed"),
         (["status"], "--env is required (one of: aarch64prod, aarch64staging, beta"),
         (["--env", "beta", "switch", "red"], "unknown color 'red'"),

@@ -62,9 +62,9 @@ def operations(env: str) -> list[Operation]:
     """deploy (blue -> green), rollback (-> blue), switch green: from the roots' committed blue."""
     version = DEPLOY_VERSIONS.get(env, DEFAULT_VERSION)
     return [
-        Operation("deploy", ("deploy", version, "--skip-confirmation"), "blue", "green"),
-        Operation("rollback", ("rollback",), "green", "blue"),
-        Operation("switch", ("switch", "green"), "blue", "green"),
+        Operation("deploy", ("deploy", version, "--skip-confirmation", "--yes"), "blue", "green"),
+        Operation("rollback", ("rollback", "--yes"), "green", "blue"),
+        Operation("switch", ("switch", "green", "--yes"), "blue", "green"),
     ]
 
 

@@ -54,6 +54,7 @@ from bgctl.sandbox.topology import (
     VPC_NAME,
     build_keys,
     initial_capacity,
+    serving_min,
 )
 from bgctl.wiring import version_param
 
@@ -300,15 +301,18 @@ def _specs(envs_dir: Path, env_names: Sequence[str]) -> list[EnvSpec]:
 
 
 def after_apply(clients: SandboxClients, specs: Iterable[EnvSpec]) -> None:
-    """What the deploy tool owns on a live system: versions per color and the active color's capacity."""
+    """What the deploy tool owns on a live system: versions per color, the active color's capacity and
+    its serving minimum (Terraform creates both groups at min 0; the first deploy raises it)."""
     for spec in specs:
         active = spec.active_color
         for color, value in ((active, ACTIVE_VERSION), (other_color(active), NO_VERSION)):
             clients.ssm.put_parameter(
                 Name=version_param(spec.name, color), Value=value, Type="String", Overwrite=True
             )
-        clients.autoscaling.set_desired_capacity(
-            AutoScalingGroupName=f"{spec.name}-{active}", DesiredCapacity=initial_capacity(spec)
+        clients.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=f"{spec.name}-{active}",
+            MinSize=serving_min(spec),
+            DesiredCapacity=initial_capacity(spec),
         )
 
 

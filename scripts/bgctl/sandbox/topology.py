@@ -146,6 +146,11 @@ def initial_capacity(spec: EnvSpec) -> int:
     return min(max(1, spec.min_healthy), spec.max_size)
 
 
+def serving_min(spec: EnvSpec) -> int:
+    """The active color's minimum once a deploy put it in service (CapacityPolicy.serving_min)."""
+    return min(spec.max_size, max(spec.min_size, spec.min_healthy, 1))
+
+
 def synthetic_spec(name: str, *, rule_priority: int, max_size: int = 4, **overrides: object) -> EnvSpec:
     """A plain Linux path-rule environment (``/{name}*``); ``overrides`` replace any EnvSpec field."""
     spec = EnvSpec(
@@ -343,7 +348,7 @@ def _create_color(
         "AutoScalingGroupName": name,
         # Terraform creates both at min 0; the deploy that put the active color in service raised its
         # min to the serving minimum (CapacityPolicy.serving_min): the sandbox starts after that deploy.
-        "MinSize": min(spec.max_size, max(spec.min_size, spec.min_healthy, 1)) if desired else 0,
+        "MinSize": serving_min(spec) if desired else 0,
         "MaxSize": spec.max_size,
         "DesiredCapacity": desired,
         "VPCZoneIdentifier": ",".join(infra.subnet_ids),
