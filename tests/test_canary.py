@@ -197,11 +197,15 @@ def test_prod_moves_both_listeners_together_at_every_step(sandbox, envs_dir):
     assert seen == [[20, 80], [20, 80]]  # :443 and :80 carry the same split
 
 
-def test_the_terraform_driver_refuses_a_canary_before_anything_changes(sandbox, envs_dir):
-    from bgctl.switching import TerraformDriver
+def test_a_driver_without_weights_refuses_a_canary_before_anything_changes(sandbox, envs_dir):
+    from bgctl.switching import ApiDriver, TerraformDriver
 
+    class PlainOnly(ApiDriver):
+        supports_weights = False
+
+    assert TerraformDriver.supports_weights  # canary steps plan and apply canary_weight (issue 16)
     ctx = make_context(sandbox, envs_dir)
-    ctx.driver = TerraformDriver(envs_dir, "terraform")
+    ctx.driver = PlainOnly(ctx.clients, envs_dir)
     with pytest.raises(UsageError, match="cannot apply a canary"):
         ops.deploy(ctx, "gh-105", skip_confirmation=True, canary=(10,))
     assert ctx.reader.read_one("beta").colors["green"].desired == 0

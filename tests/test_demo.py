@@ -29,6 +29,8 @@ def test_demo_walks_through_deploy_rollback_and_switch():
     assert "✅ beta: switch done (blue -> green, version gh-105)" in out
     assert "prod: traffic blue -> green (listeners :80 and :443" in out
     assert "refusing to switch prod to green: green has no healthy instances" in proc.stderr
+    assert "canary step 1/2: baking green at 10% for 1s" in out + proc.stderr
+    assert "✅ wintest: deploy done (blue -> green, version gh-104)" in out
     assert "Next: `make sandbox` keeps a sandbox running" in out
     # Users loaded the load balancer front while deploy, rollback and switch moved beta's traffic.
     assert "traffic total:" in proc.stderr and " req/s  beta: " in proc.stderr

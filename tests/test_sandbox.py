@@ -480,7 +480,7 @@ def test_env_file_serves_another_process_until_sigterm(aws_env: dict[str, str], 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while not env_path.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert env_path.exists(), "the sandbox process never wrote its env file"

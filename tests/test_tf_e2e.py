@@ -120,3 +120,13 @@ def test_the_terraform_driver_refuses_before_any_change(tf_build, tmp_path, chan
     assert "the terraform switch driver cannot run here" in proc.stderr
     assert expected in proc.stderr
     assert e2e.observed("beta") == before
+
+
+@pytest.mark.parametrize("env", ["beta"])
+def test_a_canary_step_and_its_promotion_through_the_terraform_driver(tf_build, operations_run, env):
+    """Issue 16: canary_weight planned and applied by Terraform: a sticky 90/10 forward on both rules with
+    the color parameters untouched, then the promotion; each plan is the traffic only, each re-plan empty."""
+    e2e, _ = tf_build
+    if operations_run[env] is not None:
+        pytest.skip(f"{env}'s deploy/rollback/switch failed (reported by its own test)")
+    e2e.canary(env)

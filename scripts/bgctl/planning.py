@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgctl.colorfile import read_active_color
+from bgctl.colorfile import COLOR_FILE, read_active_color, read_split
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, TerraformError
 from bgctl.gate import color_health
@@ -123,6 +123,7 @@ def apply_root(
             check_merge_plan(report, permission)
         decision = decide_apply(report, allow_destroy=allow_destroy)
         if decision.action == "switch":
+            check_no_canary_weight(root.working_dir)
             outcome = switch(ctx, color)
             outcome.notes[:0] = notes
             return outcome
@@ -132,3 +133,15 @@ def apply_root(
                 lock.check()
                 root.apply_plan(planfile)
     return Outcome(ctx.env, "apply", notes=[*notes, decision.reason])
+
+
+def check_no_canary_weight(root_dir: Path) -> None:
+    """A merge moves traffic only by the gated switch: a canary weight in the committed color file is
+    refused (canary steps run through ``deploy --canary``, which bakes and records each step)."""
+    split = read_split(root_dir)
+    if split.canary_weight:
+        raise RefusedError(
+            f"{root_dir / COLOR_FILE} asks for a canary split ({split.describe()}); a merge only switches "
+            "between health gates and nothing was applied",
+            hint="run canaries with `deploy VERSION --canary W1,W2`; commit the color without canary_weight",
+        )

@@ -212,8 +212,13 @@ def summary_from_plan(
     from_color: str | None = None,
     to_color: str | None = None,
 ) -> SwitchSummary:
-    """Summary of a Terraform plan; colors come from the plan's SSM active-color unless given."""
+    """Summary of a Terraform plan; colors come from the plan's SSM active-color unless given, else
+    (a canary step, which leaves the color parameters alone) from the traffic actions' forwards."""
+    from bgctl.tfweights import planned_move
+
     plan_from, plan_to = report.colors()
+    if plan_from is None and plan_to is None:
+        plan_from, plan_to = planned_move(report)
     return SwitchSummary(
         env=env,
         from_color=from_color or plan_from,

@@ -4,7 +4,9 @@
   ``modify_listener`` on the HTTPS and HTTP listeners (prod), HTTPS first, then the two SSM parameters,
   then the committed color file so a later ``terraform apply`` converges instead of reverting.
 - ``TerraformDriver``: rewrite the color file, ``terraform plan -out``, refuse the plan unless it is a
-  pure switch (the plan guard), apply exactly that saved plan.
+  pure switch (the plan guard) that forwards by exactly the split, apply exactly that saved plan. A
+  canary step is the same with ``canary_weight`` in the color file: the module renders the weighted,
+  sticky forward (terraform/modules/blue_green/canary.tf).
 
 Both are idempotent: applying the split already in place changes nothing, which ``recover`` relies on.
 Both call ``fence`` (the lock check) before their first change.
@@ -20,7 +22,7 @@ from typing import Protocol
 from bgctl.asg import record_active
 from bgctl.aws import Clients, aws_errors
 from bgctl.colorfile import read_split, write_split
-from bgctl.errors import TerraformError, UsageError
+from bgctl.errors import TerraformError
 from bgctl.terraform import TerraformRoot, try_init
 from bgctl.tfswitch import apply_switch, plan_switch
 from bgctl.traffic import TrafficSplit, carriers, forward_actions
@@ -70,10 +72,11 @@ class ApiDriver:
 
 
 class TerraformDriver:
-    """Switch by planning and applying the environment's root with the new color file."""
+    """Move traffic by planning and applying the environment's root with the new color file (a canary
+    step's weight included)."""
 
     name = "terraform"
-    supports_weights = False
+    supports_weights = True
 
     def __init__(
         self,
@@ -102,8 +105,6 @@ class TerraformDriver:
             )
 
     def apply(self, wiring: Wiring, split: TrafficSplit, *, fence: Fence = _no_fence) -> None:
-        if split.canary_weight:
-            raise UsageError("the terraform driver cannot apply weighted splits yet: use --via api")
         root_dir = self.envs_dir / wiring.environment
         previous = read_split(root_dir)
         write_split(root_dir, split)
@@ -112,7 +113,7 @@ class TerraformDriver:
             root.init(backend=True)
             with tempfile.TemporaryDirectory(prefix="bluegreen-plan-") as tmp:
                 planfile = Path(tmp) / "switch.tfplan"
-                plan_switch(root, split.active, planfile)
+                plan_switch(root, split, planfile, wiring=wiring)
                 fence()
                 apply_switch(root, planfile)
         except BaseException:

@@ -63,6 +63,11 @@ def test_active_color_is_referenced_only_by_traffic_and_color_parameters(module:
     _ok(tc.check_active_color_references(module))
 
 
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_canary_weight_is_referenced_only_by_the_traffic_actions(module: Path) -> None:
+    _ok(tc.check_canary_weight_references(module))
+
+
 def test_environment_roots_use_active_color_only_for_the_module_input() -> None:
     _ok(tc.check_env_active_color_use(ENVS))
 

@@ -36,6 +36,7 @@ SHARED_SOURCE = "../../modules/shared_lookups"
 # The module calls every environment root makes: call name -> source (relative to the root).
 ROOT_CALLS = {MODULE_NAME: MODULE_SOURCE, SHARED_NAME: SHARED_SOURCE}
 COLOR_FILE = "active_color.auto.tfvars.json"
+COLOR_FILE_KEYS = ("active_color", "canary_weight")  # canary_weight only during a canary
 META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
 ACTIVE_COLOR = "var.active_color"
 
@@ -49,6 +50,10 @@ ALLOWED_ACTIVE_COLOR: tuple[tuple[str, str | None, str | None], ...] = (
 )
 # Values that change whenever active_color changes: referencing them spreads the color too.
 COLOR_CARRIERS = ("aws_ssm_parameter.active_color", "aws_ssm_parameter.active_target_group_arn")
+# The canary weight (a canary step) reaches the traffic action(s) only: not even the color parameters,
+# which a canary step leaves alone (only the final switch moves them).
+CANARY_WEIGHT = "var.canary_weight"
+ALLOWED_CANARY_WEIGHT: tuple[tuple[str, str | None, str | None], ...] = ALLOWED_ACTIVE_COLOR[:2]
 
 
 def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -299,6 +304,13 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
         isinstance(v, list)
         and all(str(p.get("path", "")).startswith("/") and 100 <= p.get("status", 200) <= 599 for p in v)
     ),
+    "canary_weight": lambda v: _num(v) and 0 <= v <= 99 and v == int(v),
+    "canary_stickiness_seconds": lambda v: _num(v) and 1 <= v <= 604800 and v == int(v),
+    "alarm_5xx_rate_percent": lambda v: _num(v) and 0 < v <= 100,
+    "alarm_unhealthy_hosts": lambda v: _num(v) and v >= 0 and v == int(v),
+    "alarm_p99_latency_seconds": lambda v: _num(v) and 0 < v <= 3600,
+    "alarm_period_seconds": lambda v: _num(v) and (v in (10, 30) or (v >= 60 and v % 60 == 0)),
+    "alarm_evaluation_periods": lambda v: _num(v) and 1 <= v <= 10 and v == int(v),
 }
 _CONTAINS = re.compile(r"^contains\(\[(?P<items>[^\]]*)\],\s*var\.(?P<var>\w+)\)$")
 _REGEX = re.compile(r'^can\(regex\("(?P<pattern>(?:[^"\\]|\\.)*)",\s*var\.(?P<var>\w+)\)\)$')
@@ -371,33 +383,38 @@ def check_color_files(envs_dir: Path, module_dir: Path) -> list[str]:
         except (OSError, ValueError) as exc:
             problems.append(f"env {root.name}: {COLOR_FILE} unreadable: {exc}")
             continue
-        if not isinstance(doc, dict) or set(doc) != {"active_color"}:
-            problems.append(f"env {root.name}: {COLOR_FILE} must hold exactly {{'active_color': ...}}")
+        if not isinstance(doc, dict) or "active_color" not in doc or set(doc) - set(COLOR_FILE_KEYS):
+            problems.append(
+                f"env {root.name}: {COLOR_FILE} must hold {{'active_color': ...}} and at most a canary_weight"
+            )
             continue
-        value = doc["active_color"]
         root_vars = module_variables(root)
-        if "active_color" not in root_vars:
-            problems.append(f"env {root.name}: declares no variable 'active_color'")
         seen: set[str] = set()
-        for variables in (root_vars, module_vars):
-            for message in validate_value(variables, "active_color", value):
-                if message not in seen:
-                    seen.add(message)
-                    problems.append(f"env {root.name}: {COLOR_FILE} active_color = {value!r}: {message}")
+        for key, value in doc.items():
+            if key not in root_vars:
+                problems.append(f"env {root.name}: declares no variable {key!r}")
+            for variables in (root_vars, module_vars):
+                for message in validate_value(variables, key, value):
+                    if message not in seen:
+                        seen.add(message)
+                        problems.append(f"env {root.name}: {COLOR_FILE} {key} = {value!r}: {message}")
     return problems
 
 
 # --------------------------------------------------------------------------------------------------
 # The switch invariant
 # --------------------------------------------------------------------------------------------------
-def _tainted_locals(locals_blocks: list[dict[str, Any]]) -> set[str]:
-    """Locals whose value depends on var.active_color, directly or through other locals."""
+def _tainted_locals(
+    locals_blocks: list[dict[str, Any]], sources: tuple[str, ...] = (ACTIVE_COLOR, *COLOR_CARRIERS)
+) -> set[str]:
+    """Locals whose value depends on ``sources`` (var.active_color and the values carrying it),
+    directly or through other locals."""
     bodies = {name: value for block in locals_blocks for name, value in block.items()}
     tainted: set[str] = set()
     changed = True
     while changed:
         changed = False
-        tokens = (ACTIVE_COLOR, *COLOR_CARRIERS, *(f"local.{t}" for t in tainted))
+        tokens = (*sources, *(f"local.{t}" for t in tainted))
         for name, value in bodies.items():
             if name not in tainted and any(_refs(s, tok) for _, s in _walk(value) for tok in tokens):
                 tainted.add(name)
@@ -405,8 +422,11 @@ def _tainted_locals(locals_blocks: list[dict[str, Any]]) -> set[str]:
     return tainted
 
 
-def _allowed(rtype: str, rname: str, path: tuple[str, ...]) -> bool:
-    for a_type, a_name, a_attr in ALLOWED_ACTIVE_COLOR:
+Allowed = tuple[tuple[str, str | None, str | None], ...]
+
+
+def _allowed(rtype: str, rname: str, path: tuple[str, ...], allowed: Allowed = ALLOWED_ACTIVE_COLOR) -> bool:
+    for a_type, a_name, a_attr in allowed:
         if rtype == a_type and a_name in (None, rname) and (a_attr is None or path[:1] == (a_attr,)):
             return True
     return False
@@ -415,9 +435,33 @@ def _allowed(rtype: str, rname: str, path: tuple[str, ...]) -> bool:
 def check_active_color_references(module_dir: Path) -> list[str]:
     """var.active_color (or a local or value derived from it) appears only in the traffic action(s)
     and the two SSM color parameters."""
+    return _check_references(
+        module_dir,
+        (ACTIVE_COLOR, *COLOR_CARRIERS),
+        ALLOWED_ACTIVE_COLOR,
+        "only the traffic action(s) and the SSM active-color/active-target-group-arn parameters may",
+        "the active color",
+    )
+
+
+def check_canary_weight_references(module_dir: Path) -> list[str]:
+    """var.canary_weight (or a local derived from it) appears only in the traffic action(s): a canary
+    step plans nothing but the rule action(s) or listener default action(s)."""
+    return _check_references(
+        module_dir,
+        (CANARY_WEIGHT,),
+        ALLOWED_CANARY_WEIGHT,
+        "only the traffic action(s) may",
+        "the canary weight",
+    )
+
+
+def _check_references(
+    module_dir: Path, sources: tuple[str, ...], allowed: Allowed, only: str, what: str
+) -> list[str]:
     doc = load_hcl_dir(module_dir)
-    tainted = _tainted_locals(doc.get("locals", []))
-    tokens = (ACTIVE_COLOR, *COLOR_CARRIERS, *(f"local.{t}" for t in sorted(tainted)))
+    tainted = _tainted_locals(doc.get("locals", []), sources)
+    tokens = (*sources, *(f"local.{t}" for t in sorted(tainted)))
     problems: list[str] = []
     for kind in ("resource", "data"):
         for block in doc.get(kind, []):
@@ -427,35 +471,39 @@ def check_active_color_references(module_dir: Path) -> list[str]:
                         hits = [t for t in tokens if _refs(text, t)]
                         own = f"{rtype}.{rname}"
                         hits = [t for t in hits if t != own]  # a resource naming itself is fine
-                        if hits and not (kind == "resource" and _allowed(rtype, rname, path)):
+                        if hits and not (kind == "resource" and _allowed(rtype, rname, path, allowed)):
                             prefix = "data." if kind == "data" else ""
                             problems.append(
                                 f"module {module_dir.name}: {prefix}{own} references {', '.join(hits)} at "
-                                f"{'.'.join(path) or '(top)'}; only the traffic action(s) and the SSM "
-                                "active-color/active-target-group-arn parameters may (switch invariant)"
+                                f"{'.'.join(path) or '(top)'}; {only} (switch invariant)"
                             )
     for block in doc.get("module", []):
         for name, body in block.items():
             if any(_refs(s, t) for _, s in _walk(body) for t in tokens):
-                problems.append(f"module {module_dir.name}: module.{name} receives the active color")
+                problems.append(f"module {module_dir.name}: module.{name} receives {what}")
+    for block in doc.get("output", []):
+        for name, body in block.items():
+            if CANARY_WEIGHT in sources and any(_refs(s, t) for _, s in _walk(body) for t in tokens):
+                problems.append(f"module {module_dir.name}: output.{name} publishes {what}")
     return problems
 
 
 def check_env_active_color_use(envs_dir: Path) -> list[str]:
-    """In an environment root, var.active_color only feeds the module's active_color input."""
+    """In an environment root, var.active_color only feeds the module's active_color input and
+    var.canary_weight only its canary_weight input."""
     problems: list[str] = []
     for root in env_dirs(envs_dir):
         doc = load_hcl_dir(root)
-        for kind in ("resource", "data", "module", "locals"):
+        for kind in ("resource", "data", "module", "locals", "output"):
             for block in doc.get(kind, []):
                 for path, text in _walk(block):
-                    if _refs(text, ACTIVE_COLOR) and not (
-                        kind == "module" and path == (MODULE_NAME, "active_color")
-                    ):
-                        problems.append(
-                            f"env {root.name}: {kind} {'.'.join(path)} uses var.active_color; only "
-                            f"module.{MODULE_NAME}.active_color may"
-                        )
+                    for token in (ACTIVE_COLOR, CANARY_WEIGHT):
+                        own = token.removeprefix("var.")
+                        if _refs(text, token) and not (kind == "module" and path == (MODULE_NAME, own)):
+                            problems.append(
+                                f"env {root.name}: {kind} {'.'.join(path)} uses {token}; only "
+                                f"module.{MODULE_NAME}.{own} may"
+                            )
     return problems
 
 

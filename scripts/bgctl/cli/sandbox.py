@@ -103,6 +103,11 @@ DEMO_STEPS: list[tuple[str, list[str], int]] = [
     ),
     ("A switch to a color with no instances is refused", ["--env", "prod", "switch", "green", "--yes"], 1),
     ("Everything agrees", ["--env", "beta", "validate"], 0),
+    (
+        "A canary on wintest: 10% then 50% to gh-104, each sticky and baked 1 s against its alarms",
+        ["--env", "wintest", "deploy", "gh-104", "--canary", "10,50", "--bake", "1", "--skip-confirmation"],
+        0,
+    ),
 ]
 
 

@@ -93,10 +93,10 @@ class MotoServer:
         return self.endpoint_url
 
     def reset(self) -> None:
-        """Forget every resource in every backend (moto's own reset endpoint)."""
+        """Forget every resource in every backend (moto's own reset endpoint; slow on a loaded machine)."""
         url = require_loopback_url(f"{self.endpoint_url}/moto-api/reset", "endpoint")
         request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback only, checked above
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
             response.read()
 
     def stop(self) -> None:

@@ -29,14 +29,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bgctl import REPO_ROOT
-from bgctl.colorfile import read_active_color
+from bgctl import REPO_ROOT, other_color
+from bgctl.colorfile import read_active_color, read_split
 from bgctl.planguard import PlanReport, guard, parse_plan
 from bgctl.sandbox.tfsandbox import TerraformSandbox, TerraformUnavailable, Timing
 from bgctl.terraform import PLAN_LOG_ENV
+from bgctl.traffic import TrafficSplit, carriers, split_of_actions
 from bgctl.wiring import Wiring, active_color_param, active_tg_param, parse_wiring, wiring_param
 
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "plans"
@@ -202,6 +204,66 @@ class E2E:
         for op in operations(env):
             self.operation(env, op)
         self.timed(f"{env}: validate", lambda: self.run_cli(env, ["validate"]))
+
+    def canary(self, env: str, weight: int = 10) -> None:
+        """A canary step and its promotion through the Terraform driver: ``weight`` percent to the
+        inactive color (a sticky weighted forward on every carrier, the color parameters untouched, a
+        plan of the traffic actions only), then everything to it; the root re-plans empty after each."""
+        from bgctl.switching import TerraformDriver
+
+        wiring = self.wiring(env)
+        start = self.observed(env)
+        active = start["SSM active-color"]
+        if set(start.values()) != {active}:
+            raise E2EFailure(f"{env} is not settled before the canary: {start}")
+        plan_log = Path(tempfile.mkdtemp(prefix=f"plans-{env}-canary-", dir=self.plans_dir))
+        environ = {**self.sandbox.environ(), PLAN_LOG_ENV: str(plan_log)}
+        driver = TerraformDriver(self.sandbox.envs_dir, str(self.sandbox.binary), env=environ)
+        step, final = TrafficSplit(active, weight), TrafficSplit.to(other_color(active))
+        for split, kinds in ((step, ["rule", "rule"]), (final, ["rule", "rule", "ssm", "ssm"])):
+            self.timed(
+                f"{env}: {split.describe()} via the terraform driver", partial(driver.apply, wiring, split)
+            )
+            seen = self.splits(env, wiring)
+            wrong = {k: v for k, v in seen.items() if v != split.describe()}
+            ssm = self.observed(env)["SSM active-color"]
+            if ssm != split.active:  # a canary step leaves the color parameters alone
+                wrong["SSM active-color"] = ssm
+            if wrong:
+                raise E2EFailure(f"{env}: expected {split.describe()} everywhere, but {wrong}")
+            plans = sorted(plan_log.glob("*.json"))
+            report = guard(parse_plan(json.loads(plans[-1].read_text(encoding="utf-8"))))
+            want = [k.replace("rule", "listener") for k in kinds] if wiring.is_default_action else kinds
+            if sorted(t.kind for t in report.traffic_changes) != want:
+                raise E2EFailure(f"{env} {split.describe()}: the plan changed {report.traffic_changes}")
+            if self.roots_with_changes([f"envs/{env}"]):
+                raise E2EFailure(f"{env}: the plan after {split.describe()} is not empty")
+        shutil.rmtree(plan_log, ignore_errors=True)
+
+    def splits(self, env: str, wiring: Wiring) -> dict[str, str]:
+        """Per carrier (with its stickiness when weighted) and in the color file: the split, described."""
+        elb, seen = self.sandbox.clients.elbv2, {}
+        for carrier in carriers(wiring):
+            if carrier.kind == "listener":
+                actions = elb.describe_listeners(ListenerArns=[carrier.arn])["Listeners"][0]["DefaultActions"]
+            else:
+                actions = elb.describe_rules(RuleArns=[carrier.arn])["Rules"][0]["Actions"]
+            split = split_of_actions(list(actions), wiring)
+            shown = split.describe() if split else f"not ours: {actions}"
+            sticky = actions[0].get("ForwardConfig", {}).get("TargetGroupStickinessConfig", {})
+            if (
+                split
+                and split.canary_weight
+                and sticky
+                != {
+                    "Enabled": True,
+                    "DurationSeconds": wiring.canary.stickiness_seconds,
+                }
+            ):
+                shown += f" without the wiring's stickiness ({sticky})"
+            seen[carrier.label] = shown
+        seen["color file"] = read_split(self.sandbox.envs_dir / env).describe()
+        return seen
 
     def run_envs(self, envs: Sequence[str]) -> dict[str, BaseException | None]:
         """``run_env`` for each environment, ``jobs`` at a time (they share nothing but the load

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
 from bgctl.envspec import EnvSpec
+from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
 from bgctl.sandbox.preview import create_preview_rules, smoke_of
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Builds,
+    CanaryConfig,
     Capacity,
     Wiring,
     active_color_param,
@@ -394,6 +396,7 @@ def _build_environment(
     tg_arns: dict[str, str],
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> EnvResources:
     active = spec.active_color
     if spec.routing == "listener_default":
@@ -432,6 +435,8 @@ def _build_environment(
         protected=spec.protected,
         preview=preview,
         smoke=smoke_of(spec),
+        # The module's canary block: its default stickiness and the names of the alarms _build creates.
+        canary=CanaryConfig(STICKINESS_SECONDS, alarm_names(spec.name) if alarms else {}),
     )
     return EnvResources(wiring=wiring, active_color=active)
 
@@ -508,6 +513,7 @@ def _build(
     health_url_template: str | None,
     builds_bucket: str,
     active_desired: int | None = None,
+    alarms: bool = True,
 ) -> dict[str, EnvResources]:
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
@@ -524,9 +530,12 @@ def _build(
             tg_arns=tg_arns[name],
             builds_bucket=builds_bucket,
             active_desired=active_desired,
+            alarms=alarms,
         )
         for name, spec in specs.items()
     }
+    if alarms:
+        build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS)
     _put_parameters(clients, _parameters(built))
     _build_bucket(clients, builds_bucket, specs)
     return built
@@ -569,4 +578,5 @@ def build_synthetic(
         health_url_template=health_url_template,
         builds_bucket=builds_bucket,
         active_desired=instances_per_env,
+        alarms=False,  # the benchmark reads status, never a bake's alarms
     )

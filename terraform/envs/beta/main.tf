@@ -16,6 +16,9 @@ module "blue_green" {
   environment  = "beta"
   active_color = var.active_color
 
+  # Percent of requests to the other color during a canary step (0 otherwise); from the color file too.
+  canary_weight = var.canary_weight
+
   routing            = "path_rule"
   https_listener_arn = module.shared.https_listener_arn
   http_listener_arn  = module.shared.http_listener_arn

@@ -23,6 +23,9 @@ module "blue_green" {
   protected    = true
   active_color = var.active_color
 
+  # Percent of requests to the other color during a canary step (0 otherwise); from the color file too.
+  canary_weight = var.canary_weight
+
   routing           = "listener_default"
   load_balancer_arn = module.shared.load_balancer_arn
   certificate_arn   = data.aws_acm_certificate.this.arn

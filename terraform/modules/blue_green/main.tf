@@ -8,7 +8,8 @@
 #
 # THE SWITCH INVARIANT: var.active_color is referenced only by the traffic action(s)
 # (aws_lb_listener_rule.this["https"/"http"], aws_lb_listener.https/http default_action) and the two SSM color
-# parameters (active_color, active_target_group_arn). tests/terraform enforces it.
+# parameters (active_color, active_target_group_arn); var.canary_weight (a canary step, canary.tf) only by
+# the traffic action(s). tests/terraform enforces it.
 
 locals {
   colors     = toset(["blue", "green"])
@@ -62,6 +63,7 @@ locals {
     path_patterns     = local.path_rule ? var.path_patterns : []
     rule_priority     = local.path_rule ? var.rule_priority : null
     protected         = var.protected
+    canary            = local.canary_wiring # stickiness and alarm names (canary.tf)
     capacity = {
       min_size    = var.asg_min_size
       max_size    = var.asg_max_size
@@ -372,7 +374,8 @@ resource "aws_autoscaling_policy" "sqs_backlog" {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Traffic: the only resources (with the two color parameters) that read var.active_color.
+# Traffic: the only resources (with the two color parameters) that read var.active_color, and the only
+# ones that read var.canary_weight (a weighted forward with stickiness when it is not 0, canary.tf).
 # No ignore_changes here: Terraform owns where traffic goes.
 # ---------------------------------------------------------------------------------------------------
 resource "aws_lb_listener_rule" "this" {
@@ -383,7 +386,24 @@ resource "aws_lb_listener_rule" "this" {
 
   action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+    target_group_arn = var.canary_weight == 0 ? aws_lb_target_group.this[var.active_color].arn : null
+
+    dynamic "forward" {
+      for_each = local.weighted_forward
+      content {
+        dynamic "target_group" {
+          for_each = forward.value.target_groups
+          content {
+            arn    = target_group.value.arn
+            weight = target_group.value.weight
+          }
+        }
+        stickiness {
+          enabled  = true
+          duration = forward.value.stickiness_seconds
+        }
+      }
+    }
   }
 
   condition {
@@ -406,7 +426,24 @@ resource "aws_lb_listener" "https" {
 
   default_action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+    target_group_arn = var.canary_weight == 0 ? aws_lb_target_group.this[var.active_color].arn : null
+
+    dynamic "forward" {
+      for_each = local.weighted_forward
+      content {
+        dynamic "target_group" {
+          for_each = forward.value.target_groups
+          content {
+            arn    = target_group.value.arn
+            weight = target_group.value.weight
+          }
+        }
+        stickiness {
+          enabled  = true
+          duration = forward.value.stickiness_seconds
+        }
+      }
+    }
   }
 
   tags = merge(var.tags, { Environment = var.environment })
@@ -423,7 +460,24 @@ resource "aws_lb_listener" "http" {
 
   default_action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this[var.active_color].arn
+    target_group_arn = var.canary_weight == 0 ? aws_lb_target_group.this[var.active_color].arn : null
+
+    dynamic "forward" {
+      for_each = local.weighted_forward
+      content {
+        dynamic "target_group" {
+          for_each = forward.value.target_groups
+          content {
+            arn    = target_group.value.arn
+            weight = target_group.value.weight
+          }
+        }
+        stickiness {
+          enabled  = true
+          duration = forward.value.stickiness_seconds
+        }
+      }
+    }
   }
 
   tags = merge(var.tags, { Environment = var.environment })
