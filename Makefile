@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := .tools
 PY := $(VENV)/bin/python
-BG := $(PY) scripts/bluegreen.py
+BG := $(PY) scripts/bluegreen.py $(if $(REGION),--region $(REGION))
 # Terraform: the one on PATH when it matches .terraform-version, else the pinned 1.0.3 from .tools
 # (syntax-level checks only). scripts/terraform-bin prints the path it chose.
 TERRAFORM = $(shell scripts/terraform-bin)
@@ -121,7 +121,7 @@ history: ## The last operations of ENV (or every env with ENV unset): make histo
 .PHONY: validate
 validate: ## Check ENV's wiring and that color file, SSM and load balancer agree
 	$(call need,ENV,beta)
-	$(BG) --env $(ENV) validate
+	$(BG) --env $(ENV) validate $(ARGS)
 
 .PHONY: deploy
 deploy: ## Deploy VERSION to ENV's inactive color and switch: make deploy ENV=beta VERSION=gh-123 [CAPACITY=N]
@@ -174,8 +174,8 @@ demo: setup $(if $(TF),tfrc) ## Build the local sandbox (moto on 127.0.0.1) and 
 	$(if $(TF),$(TFENV)) $(BG) sandbox demo $(if $(TF),--tf)
 
 .PHONY: sandbox
-sandbox: setup $(if $(TF),tfrc) ## Keep a sandbox running in the foreground; other shells: source .sandbox/env [TF=1]
-	$(if $(TF),$(TFENV)) $(BG) sandbox up $(if $(TF),--tf)
+sandbox: setup $(if $(TF),tfrc) ## Keep a sandbox running in the foreground; other shells: source .sandbox/env [TF=1] [REGIONS=us-east-1,eu-west-1]
+	$(if $(TF),$(TFENV)) $(BG) sandbox up $(if $(TF),--tf) $(if $(REGIONS),--regions $(REGIONS))
 
 .PHONY: bench
 bench: ## AWS calls and wall time of status --all: 9 envs and a synthetic 90 envs x 40 instances

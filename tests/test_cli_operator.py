@@ -84,6 +84,9 @@ def test_no_region_is_one_line_with_the_fix(capsys, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     bare = Settings(envs_dir=copy_envs(tmp_path), endpoint_url="http://127.0.0.1:9")
+    # The region defaults to the environment's home region, from its root: here a root naming none.
+    providers = bare.envs_dir / "beta" / "providers.tf"
+    providers.write_text(providers.read_text().replace('region              = "us-east-1"', ""))
     code, _, err = run(capsys, bare, "--env", "beta", "status")
     assert code == 1
     assert err.splitlines()[0] == "❌ no AWS region configured"

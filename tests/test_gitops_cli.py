@@ -170,6 +170,7 @@ def test_a_deploy_needs_a_covering_health_check(repo: Repo, tmp_path: Path, monk
         "version": "gh-124",
         "capacity": "4",
         "github_environment": "production",
+        "regions": '[""]',  # the home region only
     }
 
 

@@ -201,7 +201,7 @@ def test_deploy_runs_make_deploy_then_records_and_summarises_whatever_happened(d
 
     deploy, record, summary = find("make deploy"), find("bgctl.gitops record"), find("bgctl.gitops summary")
     assert deploy < record < summary
-    assert "ARGS=--skip-confirmation" in steps[deploy]["run"]
+    assert 'ARGS="--skip-confirmation $wave"' in steps[deploy]["run"]
     assert "bgctl.gitops run --log" in steps[deploy]["run"]
     assert "--push" in steps[record]["run"] and "--status-json" in steps[record]["run"]
     for i in (record, summary):
@@ -368,3 +368,19 @@ def test_the_redacted_summary_keeps_what_review_needs_and_masks_sensitive_values
         "module.blue_green.aws_ssm_parameter.active_color",
         "module.blue_green.aws_ssm_parameter.active_target_group_arn",
     }
+
+
+def test_deploy_waves_are_sequential_jobs_one_per_region(deploy_wf):
+    inputs = _on(deploy_wf)["workflow_dispatch"]["inputs"]
+    assert inputs["regions"]["required"] is False and inputs["regions"]["default"] == ""
+    assert '--regions "$REGIONS_INPUT"' in _runs(deploy_wf, "request")
+    deploy = deploy_wf["jobs"]["deploy"]
+    assert deploy["strategy"] == {
+        "max-parallel": 1,
+        "fail-fast": True,
+        "matrix": {"region": "${{ fromJSON(needs.request.outputs.regions) }}"},
+    }
+    assert deploy["env"]["DEPLOY_REGION"] == "${{ matrix.region }}"
+    runs = _runs(deploy_wf, "deploy")
+    assert "--regions $DEPLOY_REGION --resume --wave-id gh-$GITHUB_RUN_ID" in runs
+    assert '--region "$DEPLOY_REGION"' in runs  # status, record and validate look at the same region

@@ -62,6 +62,9 @@ class Context:
     poster: Poster = post  # how release hooks POST (tests hand in a loopback double)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    region: str | None = None  # the AWS region acted in (None: whatever the clients were made for)
+    region_flag: str = ""  # " --region R" outside the environment's home region, for hints
+    wave: str = ""  # a multi-region deploy's wave ID, recorded in each region's history record
 
     @property
     def envs_dir(self) -> Any:
@@ -69,8 +72,8 @@ class Context:
 
     @property
     def cli(self) -> str:
-        """How hints name this environment's commands."""
-        return f"bluegreen --env {self.env}"
+        """How hints name this environment's (and region's) commands."""
+        return f"bluegreen --env {self.env}{self.region_flag}"
 
 
 @dataclass

@@ -135,8 +135,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """After ``make deploy``/``switch``/``rollback`` in CI: commit what the working tree's color file
-    says, if traffic moved, checked against the live color; then push the default branch."""
+    says, if traffic moved, checked against the live color; then push the default branch. With
+    ``--region``, the color file of the environment's root in that region (bgctl.regions)."""
     envs_dir, env = args.envs_dir, args.env
+    if args.region:
+        from bgctl.regions import target
+
+        envs_dir = target(env, args.region, envs_dir).envs_dir
     found = color_records(envs_dir, [env])
     if found is None:
         print(f"{envs_dir} is not in a git checkout: nothing to record")
@@ -185,8 +190,28 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 # -- the deploy workflow --------------------------------------------------------------------------------
+def _wave_regions(env: str, text: str, envs_dir: Path) -> list[str]:
+    """The deploy workflow's waves: one job per region, in order; [""] = the home region only. Each
+    region must be the home one or have a root in ``terraform/envs-<region>`` (stdlib only: the request
+    job runs before ``make setup``, so the home region itself is checked by the deploy's --region)."""
+    from bgctl.regions import parse_regions, regional_dirs
+
+    if not text.strip():
+        return [""]
+    regions = list(parse_regions(text))
+    extra = [r for r, d in regional_dirs(envs_dir).items() if (d / env / "main.tf").is_file()]
+    others = [r for r in regions if r not in extra]
+    if len(others) > 1:
+        raise UsageError(
+            f"{env} has no root in {', '.join(others[1:])} (extra regions: {', '.join(extra) or 'none'}; "
+            f"at most one region can be its home, {others[0]}?)"
+        )
+    return regions
+
+
 def cmd_deploy_request(args: argparse.Namespace) -> int:
     request = parse_deploy_request(args.env, args.version, args.capacity or "", env_names(args.envs_dir))
+    regions = _wave_regions(request.env, args.regions or "", args.envs_dir)
     problem = health_check_problem(os.environ.get("BLUEGREEN_HEALTH_URL"))
     if problem and not args.allow_unchecked:
         annotate("error", problem, f"{request.env}: no covering health check")
@@ -202,6 +227,7 @@ def cmd_deploy_request(args: argparse.Namespace) -> int:
             "version": request.version,
             "capacity": str(request.capacity or ""),
             "github_environment": request.github_environment,
+            "regions": json.dumps(regions),
         }
     )
     return EXIT_OK
@@ -279,11 +305,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--status-json", type=Path)
     p.add_argument("--no-commit", action="store_true", help="print the git commands instead")
     p.add_argument("--push", action="store_true", help="push the default branch (rebasing if it moved)")
+    p.add_argument("--region", default="", help="the color file of the env's root in this region")
 
     p = add("deploy-request", cmd_deploy_request)
     p.add_argument("--version", required=True)
     p.add_argument("--capacity", default="")
     p.add_argument("--allow-unchecked", action="store_true", help="do not require BLUEGREEN_HEALTH_URL")
+    p.add_argument("--regions", default="", help="comma-separated regions deployed in waves (empty: home)")
 
     p = sub.add_parser("run", help="run a command, logging timed output lines")
     p.set_defaults(func=cmd_run)

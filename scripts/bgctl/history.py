@@ -39,6 +39,8 @@ class HistoryRecord:
     duration_s: float | None = None
     detail: str = ""
     id: str = ""
+    region: str = ""  # the region acted in (the record itself lives in that region's SSM)
+    wave: str = ""  # a multi-region deploy's wave ID: the same on every region's record of that deploy
 
     def describe(self) -> str:
         move = ""
@@ -46,7 +48,8 @@ class HistoryRecord:
             move = f" {self.from_traffic} -> {self.to_traffic}"
         version = f" {self.version}" if self.version else ""
         took = f" in {self.duration_s:.0f}s" if self.duration_s is not None else ""
-        return f"{self.finished} {self.operation}{version}{move}: {self.outcome}{took} by {self.holder}"
+        wave = f" (wave {self.wave})" if self.wave else ""
+        return f"{self.finished} {self.operation}{version}{move}: {self.outcome}{took} by {self.holder}{wave}"
 
     def to_json(self) -> str:
         return json.dumps({"schema_version": HISTORY_SCHEMA, **asdict(self)}, sort_keys=True)

@@ -57,7 +57,7 @@ def _header(st: EnvState, *, detailed: bool, git: GitDrift | None) -> list[str]:
     file_text = st.file_split.describe() if st.file_split else "missing"
     lines.append(f"Traffic: {st.routing.describe()} (SSM: {st.ssm_color or 'missing'}, file: {file_text})")
     for problem in st.drift:
-        lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env} validate")
+        lines.append(f"{WARN}  DRIFT: {problem}  → run: bluegreen --env {st.env}{st.region_flag} validate")
     if git is not None and git.drifted:
         lines.append(f"{WARN}  DRIFT (git, {git.kind}): {git.message}")
         lines += [f"      {line}" for line in git.fix]
@@ -121,7 +121,7 @@ def standby_line(st: EnvState, cs: ColorState) -> str:
         return f"Standby: held for rollback{since} (min = desired {cs.desired})"
     return (
         f"Standby: NOT held (min {cs.min_size} < desired {cs.desired}): scaling policies may scale it in "
-        f"{WARN}  → run: bluegreen --env {st.env} validate"
+        f"{WARN}  → run: bluegreen --env {st.env}{st.region_flag} validate"
     )
 
 
@@ -153,7 +153,7 @@ def lock_line(st: EnvState) -> str:
     if lock.journal is not None and lock.alive_here() is False:
         line = (
             f"{WARN}  Unfinished {lock.journal.describe()} by {lock.holder} since {lock.since} "
-            f"(its process is gone)  → run: bluegreen --env {st.env} recover"
+            f"(its process is gone)  → run: bluegreen --env {st.env}{st.region_flag} recover"
         )
     return line
 

@@ -428,6 +428,8 @@ class Runner:
             duration_s=round(self.ctx.clock() - self._t0, 1),
             detail=detail[:300],
             id=j.id,
+            region=self.ctx.region or "",
+            wave=self.ctx.wave,
         )
         if self._step:
             self.timings[self._step] = (

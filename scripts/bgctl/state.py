@@ -23,6 +23,7 @@ from bgctl.health import HttpChecker, HttpResult, Target
 from bgctl.history import HistoryRecord, history_param
 from bgctl.journal import Journal
 from bgctl.lock import LockInfo, lock_param, parse_lock
+from bgctl.regions import flag_of
 from bgctl.shutdown import ShutdownRecord, shutdown_param
 from bgctl.traffic import Routing, TrafficSplit, carriers, split_of_actions
 from bgctl.wiring import (
@@ -115,6 +116,7 @@ class EnvState:
     shutdown: ShutdownRecord | None
     last: HistoryRecord | None = None
     canary_request: str | None = None  # an operator's promote/abort for a baking canary (bgctl.canary)
+    region_flag: str = ""  # " --region R" outside the environment's home region: hints name it (issue 17)
 
     @property
     def journal(self) -> Journal | None:
@@ -170,6 +172,7 @@ class StateReader:
     """Reads EnvState for a set of environments with batched calls."""
 
     def __init__(self, clients: Clients, checker: HttpChecker, *, envs_dir: Path) -> None:
+
         self.clients = clients
         self.checker = checker
         self.envs_dir = envs_dir
@@ -348,6 +351,7 @@ class StateReader:
                 shutdown=ShutdownRecord.parse(params.get(shutdown_param(env))),
                 last=HistoryRecord.from_json(params.get(history_param(env)) or ""),
                 canary_request=params.get(param_name(env, "canary-request")),
+                region_flag=flag_of(self.envs_dir),
             )
         return states
 

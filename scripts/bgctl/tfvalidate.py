@@ -36,9 +36,18 @@ class Verdict:
 
 
 def root_names(terraform_dir: Path = TERRAFORM_DIR) -> list[str]:
-    """``shared`` and ``envs/<env>`` for every environment, as paths relative to ``terraform/``."""
+    """``shared``, ``envs/<env>`` for every environment and ``envs-<region>/<env>`` for every extra
+    region's root (bgctl.regions), as paths relative to ``terraform/``."""
+    from bgctl.regions import regional_dirs
+
     envs = sorted(p.name for p in (terraform_dir / "envs").iterdir() if (p / "main.tf").is_file())
-    return ["shared", *(f"envs/{e}" for e in envs)]
+    regional = [
+        f"{d.name}/{p.name}"
+        for d in regional_dirs(terraform_dir / "envs").values()
+        for p in sorted(d.iterdir())
+        if (p / "main.tf").is_file()
+    ]
+    return ["shared", *(f"envs/{e}" for e in envs), *regional]
 
 
 def copy_tree(source: Path, dest: Path) -> Path:

@@ -32,8 +32,9 @@ def _tg_exists(clients: Clients, arn: str) -> bool:
 
 def problems_of(st: EnvState, clients: Clients) -> list[Problem]:  # noqa: PLR0912 (one check per line)
     env = st.env
-    cli = f"bluegreen --env {env}"
-    apply = f"terraform -chdir=terraform/envs/{env} apply"
+    cli = f"bluegreen --env {env}{st.region_flag}"
+    region = st.region_flag.removeprefix(" --region ")
+    apply = f"terraform -chdir=terraform/envs{'-' + region if region else ''}/{env} apply"
     if st.wiring is None:
         return [
             Problem(

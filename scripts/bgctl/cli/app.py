@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 failed or refused (and ``status`` with a problem); 2 usage
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -14,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
 from bgctl import COLORS, __version__
 from bgctl.envspec import environment_names
 from bgctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, BlueGreenError, UsageError
+from bgctl.regions import Target, scoped, target
 from bgctl.settings import Settings
 
 from .terminal import ClickPrompter, ClickReporter, SuggestingChoice
@@ -36,15 +38,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Invocation:
-    """What every command is handed: the settings (read once), --env, and the output mode."""
+    """What every command is handed: the settings (read once), --env, --region and the output mode.
+
+    Once the command runs (``in_region``), ``settings`` are the (env, region)'s: that region's AWS
+    clients and directory of roots; ``home`` keeps the settings as read."""
 
     settings: Settings
     env: str | None
     as_json: bool = False
+    region: str | None = None
+    home: Settings | None = None
+    target: Target | None = None
 
     @property
     def envs_dir(self) -> Path:
         return self.settings.envs_dir
+
+    @property
+    def home_envs_dir(self) -> Path:
+        return (self.home or self.settings).envs_dir
+
+
+def in_region(inv: Invocation) -> Invocation:
+    """Scope the invocation to its (env, region): --region, else the environment's home region (from
+    its root). A region the environment has no root in is a usage error, before any AWS call."""
+    if inv.env is None or inv.target is not None:
+        return inv
+    home = inv.home or inv.settings
+    t = target(inv.env, inv.region, home.envs_dir, fallback=home.region)
+    return replace(inv, settings=scoped(home, t), home=home, target=t)
 
 
 def require_env(inv: Invocation) -> str:
@@ -122,6 +144,8 @@ def make_context(
         prompter=NoPrompter() if skip_confirmation else ClickPrompter(),
         settings=settings,
         assume_yes=assume_yes,
+        region=inv.target.region if inv.target else None,
+        region_flag=inv.target.flag if inv.target else "",
     )
 
 
@@ -181,14 +205,43 @@ def _env_after(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+def _region_after(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--region`` after the command name means the same as before it."""
+    if value is not None:
+        ctx.obj = replace(ctx.find_object(Invocation) or ctx.obj, region=value)
+    return value
+
+
 def _json_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
         ctx.obj = replace(ctx.find_object(Invocation) or ctx.obj, as_json=True)
     return value
 
 
+REGION_HELP = "AWS region of the environment to act on (default: its home region, from its root)."
+
+
 def common(func: F) -> F:
-    """--env (also after the command) and --json on every command."""
+    """--env and --region (also after the command) and --json on every command; when the command runs,
+    its invocation is scoped to that (env, region)."""
+
+    inner = func
+
+    @functools.wraps(inner)
+    def scoped_command(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        ctx.obj = in_region(ctx.find_object(Invocation) or ctx.obj)
+        return inner(*args, **kwargs)
+
+    func = cast("F", scoped_command)
+    func = click.option(
+        "--region",
+        expose_value=False,
+        is_eager=True,
+        callback=_region_after,
+        metavar="REGION",
+        help=REGION_HELP,
+    )(func)
     func = click.option(
         "--json",
         "as_json",
@@ -242,14 +295,15 @@ YES = click.option(
     default=None,
     help="Environment to act on (required for every command but status --all, history --all and sandbox).",
 )
+@click.option("--region", "region", default=None, metavar="REGION", help=REGION_HELP)
 @click.pass_context
-def cli(ctx: click.Context, env: str | None) -> None:
+def cli(ctx: click.Context, env: str | None, region: str | None) -> None:
     """Blue-green deployments for the compiler site's environments.
 
     Shell completion: eval "$(_BLUEGREEN_COMPLETE=bash_source bluegreen)" (zsh_source, fish_source).
     """
     settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_environ(os.environ)
-    ctx.obj = Invocation(settings, env)
+    ctx.obj = Invocation(settings, env, region=region)
 
 
 # -- entry --------------------------------------------------------------------------------------------

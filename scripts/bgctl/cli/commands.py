@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from bgctl.envspec import environment_names
 from bgctl.errors import EXIT_FAILED, UsageError
 
 from .app import (
@@ -44,7 +43,12 @@ def status(inv: Invocation, detailed: bool, all_envs: bool, no_fail: bool) -> No
     from bgctl import render
     from bgctl.gitdrift import git_drifts, live_split
 
-    envs = environment_names(inv.envs_dir) if all_envs else [require_env(inv)]
+    if all_envs:
+        from .regional import status_all
+
+        status_all(inv, detailed=detailed, no_fail=no_fail)
+        return
+    envs = [require_env(inv)]
     clients = clients_of(inv, read_only=True)
     states = reader_of(clients, inv).read(envs, addresses=True if detailed or inv.as_json else None)
     drifts = git_drifts(inv.envs_dir, {e: live_split(s) for e, s in states.items()})
@@ -52,8 +56,6 @@ def status(inv: Invocation, detailed: bool, all_envs: bool, no_fail: bool) -> No
     if inv.as_json:
         docs = {e: render.status_json(s, drifts.get(e), attention[e]) for e, s in states.items()}
         emit_json({"schema_version": render.STATUS_SCHEMA, "environments": docs})
-    elif all_envs and not detailed:
-        click.echo(render.all_table(list(states.values()), drifts))
     else:
         texts = (render.status_text(s, detailed=detailed, git=drifts.get(e)) for e, s in states.items())
         click.echo("\n\n".join(texts))
@@ -102,9 +104,13 @@ def history(inv: Invocation, limit: int, all_envs: bool) -> None:
 
     from bgctl.history import HistoryStore
 
-    envs = environment_names(inv.envs_dir) if all_envs else [require_env(inv)]
-    ssm = clients_of(inv, read_only=True).ssm
-    records = {env: HistoryStore(ssm, env).recent(limit) for env in envs}
+    from .regional import history_all
+
+    if all_envs:
+        records = history_all(inv, limit)
+    else:
+        env = require_env(inv)
+        records = {env: HistoryStore(clients_of(inv, read_only=True).ssm, env).recent(limit)}
     if inv.as_json:
         emit_json({"schema_version": 1, "history": {e: [asdict(r) for r in rs] for e, rs in records.items()}})
         return
@@ -145,6 +151,29 @@ def _local_capacity_check(inv: Invocation, env: str, capacity: int | None) -> No
     show_default=True,
     help="Seconds each canary step bakes.",
 )
+@click.option(
+    "--regions",
+    "regions_text",
+    default=None,
+    metavar="R1,R2,...",
+    help="Deploy in waves: each region fully, in this order, stopping at the first failure.",
+)
+@click.option(
+    "--wave-bake",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="With --regions: seconds to wait after a region, re-checking its health, before the next.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With --regions: skip regions already serving VERSION (continue a stopped wave).",
+)
+@click.option(
+    "--wave-id",
+    default=None,
+    help="With --regions: the wave's ID in history (default: new; with --resume, the stopped wave's).",
+)
 @VIA
 @DRY_RUN
 @NO_COMMIT
@@ -164,6 +193,10 @@ def deploy(
     assume_yes: bool,
     canary_text: str | None,
     bake: float,
+    regions_text: str | None,
+    wave_bake: float,
+    resume: bool,
+    wave_id: str | None,
 ) -> None:
     """Deploy VERSION to the inactive color, prove it healthy, switch (optionally through a canary).
 
@@ -193,6 +226,33 @@ def deploy(
 
     canary = parse_steps(canary_text) if canary_text else ()
     _local_capacity_check(inv, env, capacity)
+    if regions_text is not None or resume or wave_bake or wave_id:
+        from .regional import deploy_in_waves
+
+        deploy_in_waves(
+            inv,
+            regions_text,
+            version,
+            resume=resume,
+            wave_bake=wave_bake,
+            wave_id=wave_id,
+            branch=branch,
+            no_commit=no_commit,
+            context_kwargs={
+                "via": via,
+                "skip_confirmation": skip_confirmation,
+                "assume_yes": assume_yes,
+                "health_timeout": health_timeout,
+            },
+            deploy_kwargs={
+                "capacity": capacity,
+                "skip_confirmation": skip_confirmation,
+                "dry_run": dry_run,
+                "canary": canary,
+                "bake_seconds": bake,
+            },
+        )
+        return
     ctx = make_context(
         inv,
         via=via,
@@ -244,6 +304,13 @@ def switch(
 @click.option(
     "--force", is_flag=True, help="Roll back even without enough healthy instances (typed confirmation)."
 )
+@click.option(
+    "--regions",
+    "regions_text",
+    default=None,
+    metavar="R1,R2,...",
+    help="Roll back these regions one after the other (e.g. those a stopped wave finished).",
+)
 @VIA
 @DRY_RUN
 @NO_COMMIT
@@ -251,11 +318,28 @@ def switch(
 @common
 @click.pass_obj
 def rollback(
-    inv: Invocation, force: bool, via: str | None, dry_run: bool, no_commit: bool, assume_yes: bool
+    inv: Invocation,
+    force: bool,
+    regions_text: str | None,
+    via: str | None,
+    dry_run: bool,
+    no_commit: bool,
+    assume_yes: bool,
 ) -> None:
     """Switch back to the previous color (still warm from the last deploy)."""
     from bgctl.operations.switch import rollback as run_rollback
 
+    if regions_text is not None:
+        from .regional import rollback_in_waves
+
+        rollback_in_waves(
+            inv,
+            regions_text,
+            no_commit=no_commit,
+            context_kwargs={"via": via, "assume_yes": assume_yes},
+            rollback_kwargs={"force": force, "dry_run": dry_run},
+        )
+        return
     ctx = make_context(inv, via=via, assume_yes=assume_yes)
     finish(run_rollback(ctx, force=force, dry_run=dry_run), inv, no_commit=no_commit)
 

@@ -51,11 +51,43 @@ def _say(message: str) -> None:
     click.echo(f"  {message}", err=True)
 
 
+REGIONS_OPTION = click.option(
+    "--regions",
+    "regions_text",
+    default=None,
+    metavar="R1,R2,...",
+    help="Also build these regions' roots (terraform/envs-<region>) in the same moto server.",
+)
+
+
+def _extra_regions(regions_text: str | None) -> tuple[str, ...]:
+    """The regions besides the home one to build; each must have a directory of roots (usage error)."""
+    from bgctl.errors import UsageError
+    from bgctl.regions import parse_regions, regional_dir
+    from bgctl.sandbox.server import REGION
+
+    if regions_text is None:
+        return ()
+    extra = tuple(r for r in parse_regions(regions_text) if r != REGION)
+    for region in extra:
+        if not regional_dir(ENVS_DIR, region).is_dir():
+            raise UsageError(f"no roots for region {region}: {regional_dir(ENVS_DIR, region)} does not exist")
+    return extra
+
+
 @sandbox.command("up")
 @TF_OPTION
-def sandbox_up(with_terraform: bool) -> None:
+@REGIONS_OPTION
+def sandbox_up(with_terraform: bool, regions_text: str | None) -> None:
     """Start the sandbox in the foreground (Ctrl-C stops it); other shells: source .sandbox/env."""
     from bgctl.sandbox import Sandbox
+    from bgctl.sandbox.regions import build_region
+
+    extra = _extra_regions(regions_text)
+    if extra and with_terraform:
+        from bgctl.errors import UsageError
+
+        raise UsageError("--regions builds with boto3; it does not combine with --tf yet")
 
     if with_terraform:
         from bgctl.envspec import environment_names
@@ -69,6 +101,9 @@ def sandbox_up(with_terraform: bool) -> None:
         return
     envs_dir = sandbox_envs_dir("up")
     with Sandbox() as sb:
+        for region in extra:
+            built = build_region(sb, region)
+            click.echo(f"sandbox: {', '.join(built)} built in {region} too (--region {region})")
         env_file = sb.env_file()
         with env_file.open("a", encoding="utf-8") as fh:
             fh.write(f"export BLUEGREEN_ENVS_DIR='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")
