@@ -186,6 +186,10 @@ adopt-plan: tfrc ## Migration plan of ENV's root (ENV=shared too) in compiler-ex
 	$(call need,ENV,prod)
 	$(TFENV) $(PY) scripts/adopt-plan --env $(ENV) $(ARGS)
 
+.PHONY: bench-traffic
+bench-traffic: ## Users load the sandbox's ALB while deploy/switch/rollback run 26 cycles (78 moves): failures, p50/p99, mixed versions
+	$(PY) scripts/bench_traffic.py $(ARGS)
+
 .PHONY: tf-validate
 tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)
 	$(TFENV) $(PY) scripts/tf-validate

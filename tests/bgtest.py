@@ -96,6 +96,11 @@ def copy_envs(tmp_path: Path) -> Path:
     return target / "envs"
 
 
+def _front_url(sandbox: Any) -> str | None:
+    front = getattr(sandbox, "_front", None)
+    return str(front.https_url) if front is not None else None
+
+
 def make_context(
     sandbox: Any,
     envs_dir: Path,
@@ -110,6 +115,8 @@ def make_context(
     settings = Settings(
         envs_dir=envs_dir,
         health_url=sandbox.health_url_template,
+        # Smoke tests go through the sandbox's load balancer front, where there is one.
+        preview_url=overrides.pop("preview_url", _front_url(sandbox)),
         endpoint_url=sandbox.endpoint_url,
         health_timeout=overrides.pop("health_timeout", 4.0),
         verify_timeout=overrides.pop("verify_timeout", 2.0),
@@ -185,3 +192,27 @@ def hold_lock(env: str, operation: str = "deploy") -> Any:
     info = lock.acquire(operation)
     lock.abandon()
     return info
+
+
+def without_preview_routes(sandbox: Any, env: str = "beta") -> None:
+    """An environment whose root declares no preview routes: no rule forwards to its idle color, so the
+    load balancer does not health-check it (its targets read ``unused``)."""
+    import json
+
+    from bgctl.wiring import wiring_param
+
+    elbv2 = sandbox.clients.elbv2
+    w = sandbox.resources[env].wiring
+    for listener in set(w.listener_arns.values()):
+        for rule in elbv2.describe_rules(ListenerArn=listener)["Rules"]:
+            tags = elbv2.describe_tags(ResourceArns=[rule["RuleArn"]])["TagDescriptions"][0]["Tags"]
+            if {"Key": "Purpose", "Value": "preview"} in tags and {
+                "Key": "Environment",
+                "Value": env,
+            } in tags:
+                elbv2.delete_rule(RuleArn=rule["RuleArn"])
+    doc = json.loads(sandbox.clients.ssm.get_parameter(Name=wiring_param(env))["Parameter"]["Value"])
+    doc["preview"] = None
+    sandbox.clients.ssm.put_parameter(
+        Name=wiring_param(env), Value=json.dumps(doc), Type="String", Overwrite=True
+    )

@@ -11,7 +11,7 @@ from bgctl.aws import make_clients
 from bgctl.cli import main
 from bgctl.colorfile import write_active_color
 from bgctl.wiring import active_color_param, parse_wiring, wiring_param
-from bgtest import copy_envs
+from bgtest import copy_envs, without_preview_routes
 
 
 @pytest.fixture
@@ -178,6 +178,7 @@ def test_validate_reports_color_file_drift_with_fix(sandbox, envs_dir, capsys):
 
 
 def test_validate_reports_a_missing_target_group_and_every_other_problem(sandbox, envs_dir, capsys):
+    without_preview_routes(sandbox, "gpu")  # a rule forwarding to a group keeps it from being deleted
     clients, wiring = wiring_of("gpu")
     clients.elbv2.delete_target_group(TargetGroupArn=wiring.target_group_arns["green"])
     make_clients().ssm.put_parameter(

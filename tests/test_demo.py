@@ -32,5 +32,8 @@ def test_demo_walks_through_deploy_rollback_and_switch():
     assert "canary step 1/2: baking green at 10% for 1s" in out + proc.stderr
     assert "✅ wintest: deploy done (blue -> green, version gh-104)" in out
     assert "Next: `make sandbox` keeps a sandbox running" in out
+    # Users loaded the load balancer front while deploy, rollback and switch moved beta's traffic.
+    assert "traffic total:" in proc.stderr and " req/s  beta: " in proc.stderr
+    assert "during 3 traffic moves, 0 failed requests, 0 mixed-version sessions" in out
     # The committed color files are never touched by the sandbox.
     assert {p: p.read_text() for p in color_files} == before

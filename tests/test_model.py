@@ -46,7 +46,7 @@ from test_throttling import Throttler
 
 ENV = "beta"
 VERSIONS = ("gh-103", "gh-104", "gh-105")
-STEPS = ("protect", "deploy-inactive", "verify-health", "switch", "verify-switch", "cleanup")
+STEPS = ("protect", "deploy-inactive", "verify-health", "smoke-test", "switch", "verify-switch", "cleanup")
 COUNTS: Counter[str] = Counter()
 
 faults = st.one_of(

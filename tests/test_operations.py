@@ -24,7 +24,15 @@ from bgtest import (
     rule_target,
 )
 
-DEPLOY_STEPS = ["protect", "deploy-inactive", "verify-health", "switch", "verify-switch", "cleanup"]
+DEPLOY_STEPS = [
+    "protect",
+    "deploy-inactive",
+    "verify-health",
+    "smoke-test",
+    "switch",
+    "verify-switch",
+    "cleanup",
+]
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from bgtest import (
     ops,
     param,
     rule_target,
+    without_preview_routes,
 )
 from faults import Faults, op
 
@@ -247,7 +248,20 @@ def _blind(ctx):
     return ctx
 
 
+def test_preview_routes_make_the_load_balancer_cover_the_idle_color(sandbox, envs_dir):
+    """With its preview rule forwarding to it, the standby is health-checked by the load balancer: a
+    rollback to a failing standby is refused even without HTTP probes of our own."""
+    ctx = make_context(sandbox, envs_dir)
+    ops.deploy(ctx, "gh-105", skip_confirmation=True)
+    sandbox.fail_color("beta", "blue", "error")
+    with pytest.raises(RefusedError, match="blue has no healthy instances"):
+        ops.rollback(_blind(make_context(sandbox, envs_dir)))
+    assert_serving(ctx, "beta", "green")
+    sandbox.heal()
+
+
 def test_rollback_to_an_unrouted_color_without_http_checks_is_refused(sandbox, envs_dir):
+    without_preview_routes(sandbox)
     ctx = make_context(sandbox, envs_dir)
     ops.deploy(ctx, "gh-105", skip_confirmation=True)
     sandbox.fail_color("beta", "blue", "error")  # blue answers 500: only an HTTP probe would tell
@@ -259,6 +273,7 @@ def test_rollback_to_an_unrouted_color_without_http_checks_is_refused(sandbox, e
 
 
 def test_a_deploy_without_any_covering_check_fails_at_once_and_restores(sandbox, envs_dir):
+    without_preview_routes(sandbox)
     ctx = _blind(make_context(sandbox, envs_dir))
     ctx.settings = replace(ctx.settings, health_timeout=60)
     started = ctx.clock()

@@ -38,6 +38,7 @@ from bgctl.wiring import (
     version_param,
     wiring_param,
 )
+from bgtest import without_preview_routes
 
 
 def _param(sandbox: Sandbox, name: str) -> str:
@@ -361,6 +362,7 @@ def _target_states(sandbox: Sandbox, tg_arn: str, ids: list[str] | None = None) 
 
 
 def test_scale_out_registers_and_scale_in_deregisters_targets(sandbox: Sandbox) -> None:
+    without_preview_routes(sandbox)  # else the preview rule forwards to green
     wiring = _wiring(sandbox, "beta")
     tg = wiring.target_group_arns["green"]
     autoscaling = sandbox.clients.autoscaling
@@ -383,6 +385,7 @@ def test_scale_out_registers_and_scale_in_deregisters_targets(sandbox: Sandbox) 
 
 def test_targets_of_a_group_no_rule_forwards_to_read_unused(sandbox: Sandbox) -> None:
     """On AWS only routed target groups are health-checked; stock moto calls every target healthy."""
+    without_preview_routes(sandbox)  # the preview rules forward to both colors
     wiring = _wiring(sandbox, "beta")
     sandbox.clients.autoscaling.set_desired_capacity(AutoScalingGroupName="beta-green", DesiredCapacity=1)
     blue, green = (wiring.target_group_arns[c] for c in ("blue", "green"))

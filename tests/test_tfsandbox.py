@@ -104,6 +104,9 @@ def test_seed_creates_every_pre_existing_piece_the_roots_look_up(child):
         ],
     )["Images"]
     assert [i["Name"] for i in x86] == ["compiler-explorer packer 24.04 @ 20250601000000"]
+    # The preview routes' secret, which preview.tf reads with a data source.
+    secret = clients.ssm.get_parameter(Name="/compiler-explorer/preview-secret", WithDecryption=True)
+    assert secret["Parameter"]["Type"] == "SecureString" and len(secret["Parameter"]["Value"]) >= 24
 
 
 def test_apply_order_is_shared_then_prod_then_the_path_environments():

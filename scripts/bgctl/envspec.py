@@ -91,6 +91,12 @@ class EnvSpec:
     boot_contract: str = "user_data"  # or "version_key" (docs/BOOT-CONTRACT.md)
     boot_version_key: str | None = None  # e.g. version/release
     release_hooks: tuple[HookSpec, ...] = ()  # none unless the root declares them
+    # Preview routes and smoke tests (modules/blue_green/preview.tf, bgctl.preview)
+    preview_priorities: dict[str, int] | None = None  # color -> rule priority; None: no preview rules
+    preview_secret_parameter: str | None = None
+    preview_source_cidrs: tuple[str, ...] = ()
+    smoke_paths: tuple[tuple[str, int], ...] = ()  # (path, status)
+    smoke_command: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,7 +303,28 @@ def _spec_from_root(root: Path, *, fresh_account: bool = False) -> EnvSpec:
         boot_contract=a.string("boot_contract"),
         boot_version_key=a.optional_string("boot_version_key"),
         release_hooks=a.hooks("release_hooks"),
+        **_preview_fields(a),
     )
+
+
+def _preview_fields(a: _Args) -> dict[str, Any]:
+    priorities = a.literal("preview_rule_priorities")
+    if priorities is not None and (
+        not isinstance(priorities, dict) or not all(isinstance(v, int) for v in priorities.values())
+    ):
+        raise EnvSpecError(f"{a.env}: preview_rule_priorities must be {{blue = N, green = M}}")
+    paths = a.literal("smoke_paths") or []
+    if not isinstance(paths, list) or not all(isinstance(p, dict) and "path" in p for p in paths):
+        raise EnvSpecError(f"{a.env}: smoke_paths must be a list of {{path, status}}")
+    secret = a.literal("preview_secret_parameter")
+    command = a.literal("smoke_command")
+    return {
+        "preview_priorities": {str(k): int(v) for k, v in priorities.items()} if priorities else None,
+        "preview_secret_parameter": str(secret) if secret else None,
+        "preview_source_cidrs": a.strings("preview_source_cidrs"),
+        "smoke_paths": tuple((str(p["path"]), int(p.get("status", 200))) for p in paths),
+        "smoke_command": str(command) if command else None,
+    }
 
 
 def load_env_specs(envs_dir: Path = ENVS_DIR, *, fresh_account: bool = False) -> dict[str, EnvSpec]:

@@ -129,6 +129,28 @@ class AwaitHealthy:
 
 
 @dataclass(frozen=True)
+class SmokeTest:
+    """The new color's smoke tests through its preview route (``bgctl.smoke``), before traffic moves."""
+
+    step = "smoke-test"
+    color: str
+    version: str | None
+    checks: int  # built-in /healthcheck, the wiring's paths and its command
+
+    def message(self) -> str:
+        running = f" ({self.version})" if self.version else ""
+        return f"smoke-testing {self.color}{running} through its preview route: {self.checks} check(s)"
+
+    def effects(self) -> list[Effect]:
+        return []
+
+
+def smoke_checks(wiring: Wiring) -> int:
+    """How many checks a SmokeTest runs: the built-in /healthcheck, the paths, the command."""
+    return 1 + len(wiring.smoke.paths) + (1 if wiring.smoke.command else 0)
+
+
+@dataclass(frozen=True)
 class MoveTraffic:
     step = "switch"
     before: TrafficSplit | None
@@ -272,6 +294,7 @@ Action = (
     | RecordVersion
     | Scale
     | AwaitHealthy
+    | SmokeTest
     | MoveTraffic
     | Bake
     | VerifyTraffic

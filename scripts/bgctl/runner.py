@@ -49,8 +49,10 @@ from bgctl.plan import (
     MoveTraffic,
     Plan,
     RunHook,
+    SmokeTest,
     VerifyTraffic,
 )
+from bgctl.smoke import smoke_test
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
 
@@ -115,6 +117,7 @@ class Runner:
     lock_id: str = "?"
     hook_notes: list[str] = field(default_factory=list)
     hook_failures: list[str] = field(default_factory=list)
+    smoke_notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._t0 = self.ctx.clock()
@@ -174,7 +177,8 @@ class Runner:
                 raise  # lost lock: touch nothing; gate: switched back and undone; kept: said why
             except Exception as exc:
                 raise self.keep(exc, f"{action.step} failed after traffic moved") from exc
-        self.close("done" if not self.hook_failures else "done, hooks failed", "; ".join(self.hook_failures))
+        detail = "; ".join([*self.hook_failures, *self.smoke_notes])
+        self.close("done" if not self.hook_failures else "done, hooks failed", detail)
         if interrupted is not None:
             raise InterruptedOperation(
                 f"{self.ctx.env}: {self.plan.operation} interrupted after traffic moved; it finished: "
@@ -210,7 +214,12 @@ class Runner:
             self.plan.to_split,
             self.plan.version,
             plan=self.plan,
-            notes=[*self.plan.notes, *self.hook_notes, *(f"⚠️  {f}" for f in self.hook_failures)],
+            notes=[
+                *self.plan.notes,
+                *self.smoke_notes,
+                *self.hook_notes,
+                *(f"⚠️  {f}" for f in self.hook_failures),
+            ],
             timings=dict(self.timings),
         )
 
@@ -240,6 +249,12 @@ class Runner:
             )
         elif isinstance(action, VerifyTraffic):
             self._verify_or_switch_back(action)
+        elif isinstance(action, SmokeTest):
+            result = smoke_test(
+                self.ctx.clients, self.ctx.settings, self.plan.wiring, action.color, action.version
+            )
+            self.smoke_notes.append(result)
+            (self.ctx.reporter.warn if result.startswith("⚠️") else self.ctx.reporter.info)(result)
         elif isinstance(action, RunHook):
             result = HookRunner(self.ctx.clients, self.ctx.poster).run(action.hook, action.release)
             self.hook_notes.append(result)

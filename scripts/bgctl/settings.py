@@ -70,6 +70,7 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
 class Settings:
     envs_dir: Path = ENVS_DIR
     health_url: str | None = None
+    preview_url: str | None = None  # the load balancer's URL for smoke tests (bgctl.smoke)
     endpoint_url: str | None = None
     poll_interval: float = 2.0
     health_timeout: float = 600.0
@@ -89,6 +90,7 @@ class Settings:
         return cls(
             envs_dir=Path(environ.get("BLUEGREEN_ENVS_DIR") or ENVS_DIR),
             health_url=environ.get("BLUEGREEN_HEALTH_URL") or None,
+            preview_url=environ.get("BLUEGREEN_PREVIEW_URL") or None,
             endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
             poll_interval=_seconds(environ, "BLUEGREEN_POLL_INTERVAL", 2.0),
             health_timeout=_seconds(environ, "BLUEGREEN_HEALTH_TIMEOUT", 600.0),

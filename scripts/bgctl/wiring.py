@@ -19,7 +19,8 @@ Terraform's ``blue_green`` module writes one SSM String parameter per environmen
       "boot": {"contract": "user_data", "version_keys": {}},     # additive, see below
       "builds": {"bucket": "compiler-explorer", "prefix": "dist/gh/", "discovery_prefix": "dist/discovery/",
                  "suffix": ".tar.xz"},                         # suffix additive: ".zip" for Windows
-      "release_hooks": []                                      # additive: bgctl.hooks
+      "release_hooks": [],                                     # additive: bgctl.hooks
+      "preview": {...} or null, "smoke": {"paths": [...], "command": null}   # bgctl.preview
     }
 
 Additive fields (schema_version stays 1; absent means the default): ``release_hooks`` (none);
@@ -42,6 +43,7 @@ from typing import Any
 from bgctl import COLORS
 from bgctl.errors import WiringError
 from bgctl.hookspec import HookSpec, parse_hooks
+from bgctl.preview import Preview, SmokeSpec, parse_preview, parse_smoke
 
 PARAM_ROOT = "/compiler-explorer"
 SCHEMA_VERSION = 1
@@ -143,6 +145,8 @@ class Wiring:
     release_hooks: tuple[HookSpec, ...] = ()
     boot: Boot = Boot()
     canary: CanaryConfig = field(default_factory=CanaryConfig)
+    preview: Preview | None = None  # the per-color preview rules (bgctl.preview); None: none
+    smoke: SmokeSpec = field(default_factory=SmokeSpec)
 
     @property
     def is_default_action(self) -> bool:
@@ -172,6 +176,8 @@ class Wiring:
                     "stickiness_seconds": self.canary.stickiness_seconds,
                     "alarms": {c: list(a) for c, a in self.canary.alarms.items()},
                 },
+                "preview": self.preview.to_doc() if self.preview else None,
+                "smoke": self.smoke.to_doc(),
                 "capacity": {
                     "min_size": self.capacity.min_size,
                     "max_size": self.capacity.max_size,
@@ -270,6 +276,8 @@ def parse_wiring(env: str, text: str) -> Wiring:
         release_hooks=parse_hooks(env, doc.get("release_hooks")),
         boot=_boot(doc, env),
         canary=_canary(env, doc.get("canary")),
+        preview=parse_preview(env, doc.get("preview")),
+        smoke=parse_smoke(env, doc.get("smoke")),
         builds=Builds(
             bucket=str(builds["bucket"]),
             prefix=str(builds.get("prefix", "dist/gh/")),

@@ -9,6 +9,7 @@ copies (tests/terraform/test_tf_contract_negative.py). The HCL is parsed with py
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -230,7 +231,37 @@ def type_matches(value: Any, type_expr: str) -> bool:
         if kind == "map":
             return isinstance(value, dict) and all(type_matches(v, element) for v in value.values())
         return isinstance(value, list) and all(type_matches(v, element) for v in value)
+    fields = re.fullmatch(r"object\(\{(.*)\}\)", t)
+    if fields:
+        return _object_matches(value, fields.group(1))
     raise ValueError(f"type_matches does not know the type {type_expr!r}; extend it")
+
+
+def _top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]] if text else parts
+
+
+def _object_matches(value: Any, body: str) -> bool:
+    """object({name = type, other = optional(type, default)}): no unknown keys, required ones present."""
+    if not isinstance(value, dict):
+        return False
+    declared: dict[str, tuple[str, bool]] = {}
+    for field in _top_level(body, ","):
+        name, _, type_expr = field.partition("=")
+        optional = re.fullmatch(r"optional\((.*)\)", type_expr)
+        declared[name] = (_top_level(optional.group(1), ",")[0], True) if optional else (type_expr, False)
+    return set(value) <= set(declared) and all(
+        (name in value and type_matches(value[name], t)) or (name not in value and optional)
+        for name, (t, optional) in declared.items()
+    )
 
 
 def _num(v: Any) -> bool:
@@ -252,6 +283,14 @@ def _hooks_valid(hooks: Any) -> bool:
         and len(set(names)) == len(names)
         and all(isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", n) for n in names)
     )
+
+
+def _is_cidr(text: Any) -> bool:
+    try:
+        ipaddress.ip_network(str(text), strict=False)
+    except ValueError:
+        return False
+    return "/" in str(text)
 
 
 # Conditions that are not a plain contains()/regex() are checked by these predicates (keyed by
@@ -285,6 +324,20 @@ PREDICATES: dict[str, Callable[[Any], bool]] = {
     "on_demand_percentage_above_base_capacity": lambda v: _num(v) and 0 <= v <= 100,
     "cpu_target": lambda v: _num(v) and 0 < v <= 100,
     "sqs_messages_per_instance": lambda v: _num(v) and 0 < v <= 10000,
+    # preview.tf
+    "preview_rule_priorities": lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and all(_num(p) and 1 <= p <= 50000 and p == int(p) for p in v.values())
+            and v.get("blue") != v.get("green")
+        )
+    ),
+    "preview_source_cidrs": lambda v: isinstance(v, list) and all(_is_cidr(c) for c in v),
+    "smoke_paths": lambda v: (
+        isinstance(v, list)
+        and all(str(p.get("path", "")).startswith("/") and 100 <= p.get("status", 200) <= 599 for p in v)
+    ),
     "canary_weight": lambda v: _num(v) and 0 <= v <= 99 and v == int(v),
     "canary_stickiness_seconds": lambda v: _num(v) and 1 <= v <= 604800 and v == int(v),
     "alarm_5xx_rate_percent": lambda v: _num(v) and 0 < v <= 100,

@@ -8,7 +8,11 @@ touches the committed color files.
 from __future__ import annotations
 
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -142,6 +146,48 @@ DEMO_STEPS: list[tuple[str, list[str], int]] = [
 ]
 
 
+def moves_traffic(argv: list[str]) -> bool:
+    """A demo step that moves beta's traffic (users load the front while it runs)."""
+    return argv[:2] == ["--env", "beta"] and (
+        argv[2:3] in (["rollback"], ["switch"]) or (argv[2:3] == ["deploy"] and "--skip-confirmation" in argv)
+    )
+
+
+class DemoTraffic:
+    """Users on beta and prod through the sandbox's load balancer front while a step moves traffic: a
+    line a second on stderr (requests/s, versions served, failures), then what they measured."""
+
+    def __init__(self, sb: Any) -> None:
+        self.sb = sb
+        self.requests = self.failed = self.mixed = self.steps = 0
+
+    @contextmanager
+    def watching(self, title: str, active: bool) -> Iterator[None]:
+        if not active or self.sb is None:
+            yield
+            return
+        from bgctl.sandbox.watch import TrafficWatcher
+
+        watcher = TrafficWatcher.for_sandbox(self.sb, ["beta", "prod"], stream=sys.stderr).start()
+        watcher.load.mark(title)
+        try:
+            yield
+        finally:
+            report = watcher.stop()
+            self.steps += 1
+            self.requests += report.requests
+            self.failed += report.failed
+            self.mixed += len(report.mixed())
+
+    def summary(self) -> None:
+        if self.steps:
+            click.echo(
+                f"\nZero downtime, measured: {self.requests} requests through the load balancer during "
+                f"{self.steps} traffic moves, {self.failed} failed requests, "
+                f"{self.mixed} mixed-version sessions"
+            )
+
+
 @sandbox.command("demo")
 @TF_OPTION
 def sandbox_demo(with_terraform: bool) -> None:
@@ -167,12 +213,15 @@ def sandbox_demo(with_terraform: bool) -> None:
         # The demo hands its own settings down: the process environment is never edited.
         settings = Settings.from_environ(environ)
         failures = 0
+        traffic = DemoTraffic(None if with_terraform else sb)
         for title, argv, expected in DEMO_STEPS:
             click.echo(f"\n### {title}\n$ bluegreen {' '.join(argv)}")
-            code = main(argv, settings=settings)
+            with traffic.watching(title, moves_traffic(argv)):
+                code = main(argv, settings=settings)
             if code != expected:
                 failures += 1
                 click.echo(f"(unexpected exit code {code})", err=True)
+        traffic.summary()
     click.echo(
         "\nNext: `make sandbox` keeps a sandbox running; in another shell `source .sandbox/env`, then try\n"
         "  bluegreen --env staging deploy gh-104     (watch the health gate)\n"

@@ -39,8 +39,10 @@ from bgctl.plan import (
     RecordVersion,
     Scale,
     SetMin,
+    SmokeTest,
     Unprotect,
     VerifyTraffic,
+    smoke_checks,
 )
 from bgctl.plansummary import ColorHealth
 from bgctl.shutdown import shutdown_param
@@ -146,6 +148,8 @@ def plan_deploy(st: EnvState, d: Decisions, own_token: str | None = None) -> Pla
         phase: hook_actions(wiring, "deploy", phase, version=d.version, color=target, stamp=d.stamp)
         for phase in ("pre-switch", "post-switch")
     }
+    if wiring.preview is not None:
+        actions.append(SmokeTest(target, d.version, smoke_checks(wiring)))
     actions += [*hooks["pre-switch"], *canary_steps(st, wiring, split, target, d)]
     actions += [
         move_traffic(st, wiring, to),

@@ -13,7 +13,7 @@ from bgctl.errors import RefusedError, UsageError
 from bgctl.gate import color_health, read_gate, require_healthy
 from bgctl.lock import now_iso
 from bgctl.operations import execute, hook_actions, move_traffic, require_settled
-from bgctl.plan import Action, Basis, Plan, RunHook, SetMin, VerifyTraffic
+from bgctl.plan import Action, Basis, Plan, RunHook, SetMin, SmokeTest, VerifyTraffic, smoke_checks
 from bgctl.state import EnvState
 from bgctl.traffic import TrafficSplit
 
@@ -21,9 +21,17 @@ VERBS = {"switch": "switch", "rollback": "roll back"}
 
 
 def plan_switch(
-    st: EnvState, to_color: str, operation: str = "switch", own_token: str | None = None, stamp: str = ""
+    st: EnvState,
+    to_color: str,
+    operation: str = "switch",
+    own_token: str | None = None,
+    stamp: str = "",
+    *,
+    smoke: bool = True,
 ) -> Plan:
-    """The plan that moves all of ``st``'s traffic to ``to_color`` (no actions when it is already there)."""
+    """The plan that moves all of ``st``'s traffic to ``to_color`` (no actions when it is already there).
+    A switch (not a rollback: the emergency way back to what served moments ago, and not with
+    ``--force``) smoke-tests the color through its preview route first, where the wiring has one."""
     wiring, split = require_settled(st, own_token)
     policy = CapacityPolicy.of(wiring)
     to = TrafficSplit.to(to_color)
@@ -36,6 +44,8 @@ def plan_switch(
         def hooks(phase: str) -> list[RunHook]:
             return hook_actions(wiring, operation, phase, version=version, color=to_color, stamp=stamp)
 
+        if smoke and operation == "switch" and wiring.preview is not None:
+            actions.append(SmokeTest(to_color, version, smoke_checks(wiring)))
         actions += [
             *hooks("pre-switch"),
             move_traffic(st, wiring, to),
@@ -82,7 +92,7 @@ def _switch(
     ctx: Context, st: EnvState, to_color: str, *, force: bool, dry_run: bool, operation: str
 ) -> Outcome:
     stamp = now_iso()
-    first = plan_switch(st, to_color, operation, stamp=stamp)
+    first = plan_switch(st, to_color, operation, stamp=stamp, smoke=not force)
     if not first.actions:
         return Outcome(
             ctx.env,
@@ -112,7 +122,7 @@ def _switch(
     forced = bool(notes)
 
     def replan(now: EnvState, token: str) -> Plan:
-        plan = plan_switch(now, to_color, operation, token, stamp)
+        plan = plan_switch(now, to_color, operation, token, stamp, smoke=not force)
         if not forced:
             wiring, _ = require_settled(now, token)
             reading = read_gate(now.colors[to_color], CapacityPolicy.of(wiring).floor)

@@ -8,6 +8,7 @@ controls and an env file for other shells. Nothing here imports moto until a ser
         sb.env_file()                       # .sandbox/env: `source` it in another shell
         sb.clients.autoscaling.describe_auto_scaling_groups()
         sb.fail_color("beta", "green")      # every beta-green instance answers 500
+        sb.front.https_url                  # the ALB's data plane: requests routed as moto's rules say
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from typing import TYPE_CHECKING
 from bgctl import REPO_ROOT
 from bgctl.sandbox import moto_fixes
 from bgctl.sandbox.clients import SandboxClients, make_clients
+from bgctl.sandbox.front import AlbFront
 from bgctl.sandbox.health import HealthServer, InstanceInfo, aws_directory, health_url
 from bgctl.sandbox.server import MotoServer, apply_environ, sandbox_environ
-from bgctl.sandbox.topology import BUILDS_BUCKET, EnvResources, build_synthetic, build_topology
+from bgctl.sandbox.topology import (
+    BUILDS_BUCKET,
+    LOAD_BALANCER_NAME,
+    EnvResources,
+    build_synthetic,
+    build_topology,
+)
 
 if TYPE_CHECKING:
     from bgctl.envspec import EnvSpec
@@ -29,6 +37,7 @@ if TYPE_CHECKING:
 SANDBOX_DIR = REPO_ROOT / ".sandbox"
 
 __all__ = [
+    "AlbFront",
     "HealthServer",
     "InstanceInfo",
     "Sandbox",
@@ -57,8 +66,15 @@ class Sandbox:
         health_port: int = 0,
         builds_bucket: str = BUILDS_BUCKET,
         hang_seconds: float = 5.0,
+        front: bool = True,
+        front_ports: tuple[int, int] = (0, 0),
     ) -> None:
+        """``front``: also serve the load balancer's data plane (``AlbFront``) on two loopback ports
+        (``front_ports``: HTTP, HTTPS; 0 picks free ones)."""
         self._specs = dict(specs) if specs is not None else None
+        self._want_front = front
+        self._front_ports = front_ports
+        self._front: AlbFront | None = None
         self._moto = MotoServer(port=moto_port)
         self._health_port = health_port
         self._hang_seconds = hang_seconds
@@ -83,9 +99,24 @@ class Sandbox:
             self._health.start()
             moto_fixes.set_target_health_hook(self._health.target_state)
             moto_fixes.set_terminate_listener(self._health.forget)
+        if self._want_front and self._front is None:
+            self._front = self._make_front()
         if build:
             self.build()
         return self
+
+    def _make_front(self) -> AlbFront:
+        from bgctl.sandbox.albsource import ApiSource, in_process_source
+
+        source = in_process_source(LOAD_BALANCER_NAME) or ApiSource(self.clients.elbv2, LOAD_BALANCER_NAME)
+        front = AlbFront(
+            source,
+            self.health.base_url,
+            ports={"http": self._front_ports[0], "https": self._front_ports[1]},
+            # A hung instance answers 504 (the ALB's timeout) before the health server gives up on it.
+            target_timeout=min(4.0, self._hang_seconds / 2),
+        )
+        return front.start()
 
     def build(self, only: Collection[str] | None = None) -> dict[str, EnvResources]:
         """Build the topology for the specs (``terraform/envs`` when none were given) in empty moto;
@@ -125,6 +156,9 @@ class Sandbox:
             self.build(only)
 
     def stop(self) -> None:
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
         if self._health is not None:
             moto_fixes.set_target_health_hook(None)
             moto_fixes.set_terminate_listener(None)
@@ -187,12 +221,26 @@ class Sandbox:
         return self._health
 
     @property
+    def front(self) -> AlbFront:
+        """The load balancer's data plane: ``front.http_url`` (listener :80), ``front.https_url`` (:443),
+        both plain HTTP on 127.0.0.1. Started with the sandbox (``Sandbox(front=False)`` does not)."""
+        if self._front is None:
+            if self._health is None or not self._want_front:
+                raise RuntimeError("the sandbox's load balancer front is not running")
+            self._front = self._make_front()
+        return self._front
+
+    @property
     def health_url_template(self) -> str:
         return self.health.url_template
 
     def environ(self) -> dict[str, str]:
-        """AWS_ENDPOINT_URL, fake credentials, region and BLUEGREEN_HEALTH_URL for a child process."""
-        return sandbox_environ(self.endpoint_url, self.health_url_template)
+        """AWS_ENDPOINT_URL, fake credentials, region, BLUEGREEN_HEALTH_URL and (with the front)
+        BLUEGREEN_PREVIEW_URL for a child process."""
+        values = sandbox_environ(self.endpoint_url, self.health_url_template)
+        if self._front is not None:  # smoke tests go through the front's HTTPS listener (bgctl.smoke)
+            values["BLUEGREEN_PREVIEW_URL"] = self._front.https_url
+        return values
 
     def apply_environ(self, environ: dict[str, str] | None = None) -> None:
         """Point ``environ`` (default: this process's os.environ) at the sandbox."""
@@ -206,6 +254,9 @@ class Sandbox:
         target.parent.mkdir(parents=True, exist_ok=True)
         values = self.environ()
         values["BLUEGREEN_HEALTH_CONTROL_URL"] = self.health.control_url
+        if self._front is not None:
+            values["BLUEGREEN_SANDBOX_ALB_HTTP_URL"] = self._front.http_url
+            values["BLUEGREEN_SANDBOX_ALB_HTTPS_URL"] = self._front.https_url
         lines = ["# Written by the bluegreen sandbox; valid while it runs. Usage: source .sandbox/env"]
         lines += ["unset AWS_PROFILE AWS_DEFAULT_PROFILE"]
         lines += [f"export {name}='{value}'" for name, value in sorted(values.items())]

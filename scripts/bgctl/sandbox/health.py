@@ -5,6 +5,11 @@ sandbox every instance is reached through one server on 127.0.0.1::
 
     http://127.0.0.1:{port}/i/{instance_id}/healthcheck   -> 200 JSON {"status": "ok", "version": ...}
     http://127.0.0.1:{port}/i/{instance_id}/version       -> 200 text: the version
+    http://127.0.0.1:{port}/i/{instance_id}/app/<any path> -> 200 JSON {"version", "instance", "color", ...}
+                                                              and X-Bluegreen-Version: what the site serves
+
+``/app`` is the instance's web site: the load balancer front (``bgctl.sandbox.front``) forwards every
+request it routes to an instance there, with any method and path.
 
 The version an instance runs is the one recorded for its color (``/compiler-explorer/{env}/{color}/version``)
 when the server first sees the instance, pinned afterwards, the way a real instance keeps the build it
@@ -53,6 +58,10 @@ class _Server(ThreadingHTTPServer):
 
 
 _PATH = re.compile(r"^/i/(?P<instance_id>[A-Za-z0-9-]+)/(?P<leaf>healthcheck|version)/?$")
+_APP_PATH = re.compile(r"^/i/(?P<instance_id>[A-Za-z0-9-]+)/app(?P<rest>/.*)?$")
+VERSION_HEADER = "X-Bluegreen-Version"
+INSTANCE_HEADER = "X-Bluegreen-Instance"
+COLOR_HEADER = "X-Bluegreen-Color"
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class HealthServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.requests = 0
+        self.app_requests = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -205,6 +215,7 @@ class HealthServer:
             self._pinned.clear()
             self._gone.clear()
             self.requests = 0
+            self.app_requests = 0
 
     def set_target_state(self, instance_id: str, state: str | None, reason: str | None = None) -> None:
         """Make the load balancer report ``state`` (e.g. "initial") for a registered, running target;
@@ -320,6 +331,9 @@ def _handler_for(server: HealthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "bluegreen-sandbox-health"
+        # Headers and body go out in two writes: with Nagle on, a keep-alive client (the load balancer
+        # front) waits for its own delayed ACK, 40 ms a request.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: one line per health check would drown the demo and the test output."""
@@ -339,33 +353,99 @@ def _handler_for(server: HealthServer) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
 
+        def _fail(self, failure: str | None, info: InstanceInfo) -> bool:
+            """Answer as the failure mode says; False when there is none (answer normally)."""
+            if failure == "drop":
+                self._reset_connection()
+            elif failure == "hang":
+                server.wait_stopping(server.hang_seconds)
+                self._reset_connection()
+            elif failure == "error":
+                self._json(500, {"status": "error", **asdict(info)})
+            return failure is not None
+
+        def _instance(self, instance_id: str) -> InstanceInfo | None:
+            info = server.lookup(instance_id)
+            if info is None:
+                self._json(404, {"error": "unknown instance", "instance_id": instance_id})
+            return info
+
+        def _app(self, match: re.Match[str]) -> None:
+            """The instance's site: any method, any path; the body (if any) is read and ignored."""
+            server.app_requests += 1
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            info = self._instance(match["instance_id"])
+            if info is None or self._fail(server.failure_for(info), info):
+                return
+            doc = {
+                "version": info.version,
+                "instance": info.instance_id,
+                "environment": info.environment,
+                "color": info.color,
+                "method": self.command,
+                "path": match["rest"] or "/",
+            }
+            body = b"" if self.command == "HEAD" else (json.dumps(doc, sort_keys=True) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header(VERSION_HEADER, info.version)
+            self.send_header(INSTANCE_HEADER, info.instance_id)
+            self.send_header(COLOR_HEADER, info.color)
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            app = _APP_PATH.match(path)
+            if app is not None:
+                self._app(app)
+                return
             server.requests += 1
-            match = _PATH.match(self.path.split("?", 1)[0])
+            match = _PATH.match(path)
             if match is None:
                 self._json(404, {"error": "unknown path", "try": "/i/{instance_id}/healthcheck"})
                 return
-            info = server.lookup(match["instance_id"])
-            if info is None:
-                self._json(404, {"error": "unknown instance", "instance_id": match["instance_id"]})
-                return
-            failure = server.failure_for(info)
-            if failure == "drop":
-                self._reset_connection()
-                return
-            if failure == "hang":
-                server.wait_stopping(server.hang_seconds)
-                self._reset_connection()
-                return
-            if failure == "error":
-                self._json(500, {"status": "error", **asdict(info)})
+            info = self._instance(match["instance_id"])
+            if info is None or self._fail(server.failure_for(info), info):
                 return
             if match["leaf"] == "version":
                 self._send(200, info.version.encode(), "text/plain")
             else:
                 self._json(200, {"status": "ok", **asdict(info)})
 
+        def do_HEAD(self) -> None:
+            self._other_method()
+
+        def do_PUT(self) -> None:
+            self._other_method()
+
+        def do_PATCH(self) -> None:
+            self._other_method()
+
+        def do_DELETE(self) -> None:
+            self._other_method()
+
+        def do_OPTIONS(self) -> None:
+            self._other_method()
+
+        def _other_method(self) -> None:
+            app = _APP_PATH.match(self.path.split("?", 1)[0])
+            if app is not None:
+                self._app(app)
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self._json(405, {"error": f"{self.command} is answered only under /i/{{instance_id}}/app/"})
+
         def do_POST(self) -> None:
+            app = _APP_PATH.match(self.path.split("?", 1)[0])
+            if app is not None:
+                self._app(app)
+                return
             if self.path.rstrip("/") != "/control":
                 self._json(404, {"error": "unknown path", "try": "/control"})
                 return

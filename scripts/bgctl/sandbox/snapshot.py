@@ -12,8 +12,9 @@ from the real roots (``tfsandbox``) can be compared with ``==``, and a differenc
       ASGs            name, min/max/desired, health check type and grace, target groups, launch
                       template (name, version) or mixed-instances overrides and distribution, subnet
                       tiers, tags (with PropagateAtLaunch)
-      routing         rules: listener port -> priority, path patterns, forward target, tags;
-                      or listeners' default actions (prod)
+      routing         rules (the environment's and its preview rules): "port:priority" -> priority,
+                      conditions (the preview secret as <secret>), forward target, tags; and
+                      listeners' default actions (prod)
       SSM             every parameter under /compiler-explorer/{env}/: name -> value shape (colors and
                       versions as they are, ARNs as names, the wiring JSON with ARNs as names)
 
@@ -27,6 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bgctl.preview import SECRET_HEADER
 from bgctl.wiring import PARAM_ROOT
 
 if TYPE_CHECKING:
@@ -215,16 +217,34 @@ def _routing(clients: SandboxClients, names: Names, env: str, listeners: Mapping
                 continue
             names.add(rule["RuleArn"], f"rule:{port}:{rule['Priority']}")
             tags = elbv2.describe_tags(ResourceArns=[rule["RuleArn"]])["TagDescriptions"]
-            rules[str(port)] = {
+            rules[f"{port}:{rule['Priority']}"] = {  # the environment's rule and its preview rules
                 "priority": int(rule["Priority"]),
-                "conditions": sorted(
-                    (c["Field"], tuple(c.get("PathPatternConfig", {}).get("Values") or c.get("Values", [])))
-                    for c in rule.get("Conditions", [])
-                ),
+                "conditions": sorted(_condition(c) for c in rule.get("Conditions", [])),
                 "actions": forward,
                 "tags": _tags(tags[0].get("Tags") if tags else []),
             }
     return {"rules": rules, "listener_defaults": defaults}
+
+
+_CONDITION_CONFIGS = {
+    "path-pattern": "PathPatternConfig",
+    "host-header": "HostHeaderConfig",
+    "source-ip": "SourceIpConfig",
+    "http-request-method": "HttpRequestMethodConfig",
+}
+
+
+def _condition(c: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """A rule condition as (field, values); an http-header one as (field, (name, values...)), the
+    preview secret's value shown as ``<secret>`` (each sandbox draws its own)."""
+    field = str(c["Field"])
+    if field == "http-header":
+        config = c.get("HttpHeaderConfig", {})
+        name = str(config.get("HttpHeaderName", ""))
+        values = ["<secret>"] if name.lower() == SECRET_HEADER.lower() else config.get("Values", [])
+        return field, (name, *(str(v) for v in values))
+    values = c.get(_CONDITION_CONFIGS.get(field, ""), {}).get("Values") or c.get("Values", [])
+    return field, tuple(str(v) for v in values)
 
 
 def _parameters(clients: SandboxClients, names: Names, env: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgctl import REPO_ROOT, other_color
 from bgctl.envspec import ADOPT_FILE
+from bgctl.sandbox.preview import preview_secret
 from bgctl.sandbox.serve import DEFAULT_ACCOUNT
 from bgctl.sandbox.server import FAKE_AWS_ENV, REAL_AWS_VARS, REGION, require_loopback_url, sandbox_environ
 from bgctl.sandbox.topology import (
@@ -276,6 +277,10 @@ def seed(clients: SandboxClients, envs_dir: Path, env_names: Sequence[str]) -> S
     for key, body in build_keys(env_names).items():
         content_type = "application/json" if key.endswith(".json") else "application/x-xz"
         clients.s3.put_object(Bucket=BUILDS_BUCKET, Key=key, Body=body, ContentType=content_type)
+    # The preview routes' secret (preview.tf reads it): an operator creates it once, outside Terraform.
+    wanted = {s.preview_secret_parameter for s in _specs(envs_dir, env_names) if s.preview_secret_parameter}
+    for name in sorted(wanted):
+        preview_secret(clients, name)
     cert_pem, key_pem = _self_signed_certificate(CERT_DOMAIN)
     cert_arn = clients.acm.import_certificate(Certificate=cert_pem, PrivateKey=key_pem)["CertificateArn"]
     amis: dict[str, str] = {}
@@ -288,6 +293,12 @@ def seed(clients: SandboxClients, envs_dir: Path, env_names: Sequence[str]) -> S
             Description=f"sandbox {ami.architecture}",
         )["ImageId"]
     return Seeded(vpc_id, private, public, str(cert_arn), amis)
+
+
+def _specs(envs_dir: Path, env_names: Sequence[str]) -> list[EnvSpec]:
+    from bgctl.envspec import load_env_spec
+
+    return [load_env_spec(name, envs_dir) for name in env_names]
 
 
 def after_apply(clients: SandboxClients, specs: Iterable[EnvSpec]) -> None:

@@ -26,6 +26,7 @@ from bgctl.buildkeys import number_of
 from bgctl.builds import discovery_dir
 from bgctl.envspec import EnvSpec
 from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
+from bgctl.sandbox.preview import create_preview_rules, smoke_of
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Boot,
@@ -431,6 +432,7 @@ def _build_environment(
         )
         for color in COLORS
     }
+    preview = create_preview_rules(clients, spec, listener_arns, tg_arns, _tagged)
     wiring = Wiring(
         environment=spec.name,
         routing=spec.routing,
@@ -451,6 +453,8 @@ def _build_environment(
         protected=spec.protected,
         release_hooks=spec.release_hooks,
         boot=boot_of(spec),
+        preview=preview,
+        smoke=smoke_of(spec),
         # The module's canary block: its default stickiness and the names of the alarms _build creates.
         canary=CanaryConfig(STICKINESS_SECONDS, alarm_names(spec.name) if alarms else {}),
     )

@@ -27,6 +27,10 @@ module "blue_green" {
   path_patterns      = ["/beta*"]
   rule_priority      = 101
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 99, green = 100 }
+  smoke_paths             = [{ path = "/beta/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

@@ -34,6 +34,10 @@ module "blue_green" {
   path_patterns      = ["/aarch64prod*"]
   rule_priority      = 181
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 179, green = 180 }
+  smoke_paths             = [{ path = "/aarch64prod/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

@@ -33,6 +33,10 @@ module "blue_green" {
   path_patterns      = ["/aarch64staging*"]
   rule_priority      = 191
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 189, green = 190 }
+  smoke_paths             = [{ path = "/aarch64staging/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

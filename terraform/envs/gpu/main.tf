@@ -34,6 +34,10 @@ module "blue_green" {
   path_patterns      = ["/gpu*"]
   rule_priority      = 121
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 119, green = 120 }
+  smoke_paths             = [{ path = "/gpu/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

@@ -38,6 +38,10 @@ module "blue_green" {
   certificate_arn   = data.aws_acm_certificate.this.arn
   ssl_policy        = var.ssl_policy
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 210, green = 211 }
+  smoke_paths             = [{ path = "/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

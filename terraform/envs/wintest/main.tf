@@ -33,6 +33,10 @@ module "blue_green" {
   path_patterns      = ["/wintest*"]
   rule_priority      = 151
 
+  # Preview routes (X-Bluegreen-Color + the secret header) and the smoke tests run through them.
+  preview_rule_priorities = { blue = 149, green = 150 }
+  smoke_paths             = [{ path = "/wintest/api/compilers", status = 200 }]
+
   vpc_id                               = module.shared.vpc_id
   subnet_ids                           = module.shared.subnet_ids
   security_group_ids                   = [module.shared.security_group_id]

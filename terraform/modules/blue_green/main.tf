@@ -98,6 +98,8 @@ locals {
       contract     = var.boot_contract
       version_keys = local.version_keys
     }
+    preview = local.preview_wiring # preview.tf
+    smoke   = local.smoke_wiring
     builds = {
       bucket           = var.builds_bucket
       prefix           = "dist/gh/"
