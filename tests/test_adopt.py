@@ -36,6 +36,7 @@ AZS = ("a", "b", "c", "d", "f")
 ENVS = ("prod", "beta")
 POLICIES = {"prod": "cpu-tracker", "beta": "beta-compilation-queue-tracker-{color}"}
 RULES = {"beta": (101, "/beta*")}
+PREVIEW_SECRET = "/compiler-explorer/preview-secret"  # the module's preview_secret_parameter default
 
 
 def _seed_legacy(endpoint: str) -> dict[str, str]:
@@ -154,6 +155,9 @@ def _seed_legacy(endpoint: str) -> dict[str, str]:
         ssm.put_parameter(
             Name=f"/compiler-explorer/{env}/active-target-group-arn", Value=tgs[f"{env}-blue"], Type="String"
         )
+    # The migration's one manual prerequisite (docs/MIGRATION.md): the preview routes' secret header
+    # value, a SecureString created outside Terraform so the value never enters any state.
+    ssm.put_parameter(Name=PREVIEW_SECRET, Value="s3cret-value-for-the-test-only", Type="SecureString")
     return {"x86_64": ami}
 
 
@@ -194,6 +198,25 @@ def _base(address: str) -> str:
     return address.split(" (", 1)[0]
 
 
+def _new_in_the_account() -> set[str]:
+    """What every adopted environment root creates: the pieces infra's account has no counterpart of."""
+    alarms = ("target_5xx_rate", "unhealthy_hosts", "p99_latency")
+    return {
+        *(f'module.blue_green.aws_launch_template.this["{c}"]' for c in ("blue", "green")),
+        "module.blue_green.aws_ssm_parameter.wiring",
+        *(
+            f'module.blue_green.aws_cloudwatch_metric_alarm.{a}["{c}"]'
+            for a in alarms
+            for c in ("blue", "green")
+        ),
+        "module.blue_green.aws_cloudwatch_dashboard.this",
+    }
+
+
+def _preview_rules(report: AdoptionReport) -> set[str]:
+    return {c for c in report.created if c.startswith("module.blue_green.aws_lb_listener_rule.preview[")}
+
+
 def test_the_shared_root_adopts_the_admin_node_probe_rule_and_creates_nothing(adopted, monkeypatch):
     report = _plan(adopted, "shared", monkeypatch)
     assert report.ok, report.refused
@@ -218,12 +241,10 @@ def test_prod_imports_its_listeners_groups_parameters_and_policies(adopted, monk
             f'module.blue_green.aws_autoscaling_policy.cpu["{color}"]',
         }
     assert imported == expected
-    # Created: only what the account does not have (our per-color launch templates, the wiring).
-    assert sorted(report.created) == [
-        'module.blue_green.aws_launch_template.this["blue"]',
-        'module.blue_green.aws_launch_template.this["green"]',
-        "module.blue_green.aws_ssm_parameter.wiring",
-    ]
+    # Created: only what the account does not have: our per-color launch templates, the wiring, the
+    # canary alarms and dashboard, and the preview rules (both listeners, both colors).
+    assert set(report.created) == {*_new_in_the_account(), *_preview_rules(report)}
+    assert len(_preview_rules(report)) == 4
 
 
 def test_beta_imports_its_rule_at_its_own_priority(adopted, monkeypatch):
@@ -232,7 +253,10 @@ def test_beta_imports_its_rule_at_its_own_priority(adopted, monkeypatch):
     imported = {_base(a) for a in report.imported}
     assert 'module.blue_green.aws_lb_listener_rule.this["https"]' in imported
     assert 'module.blue_green.aws_autoscaling_policy.sqs_backlog["green"]' in imported
-    assert not any("listener_rule" in c for c in report.created)  # no HTTP rule, no shadowing duplicate
+    # No HTTP rule and no shadowing duplicate of the path rule: only the two HTTPS preview rules.
+    assert not any("aws_lb_listener_rule.this" in c for c in report.created)
+    assert len(_preview_rules(report)) == 2
+    assert set(report.created) == {*_new_in_the_account(), *_preview_rules(report)}
 
 
 def test_a_color_file_that_disagrees_with_live_is_refused(adopted, monkeypatch):

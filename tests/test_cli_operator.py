@@ -76,7 +76,7 @@ def test_capacity_outside_the_limits_is_a_usage_error_before_any_aws_call(capsys
     dead = Settings(envs_dir=copy_envs(tmp_path), endpoint_url="http://127.0.0.1:9", region="us-east-1")
     code, _, err = run(capsys, dead, "--env", "beta", "deploy", "gh-105", "--capacity", "9999")
     assert code == 2
-    assert "--capacity 9999 is outside 1..4 for beta" in err  # the dead endpoint was never contacted
+    assert "--capacity 9999 is outside 1..10 for beta" in err  # the dead endpoint was never contacted
 
 
 def test_no_region_is_one_line_with_the_fix(capsys, tmp_path, monkeypatch):

@@ -42,12 +42,12 @@ def test_status_shows_the_design_document_layout(sandbox, envs_dir, capsys):
     assert "Inactive Color: green" in out
     assert "  blue (ACTIVE):" in out
     assert "    ASG Name: beta-blue" in out
-    assert "    Desired/Min/Max: 1/1/4" in out
+    assert "    Desired/Min/Max: 1/1/10" in out
     assert "    ASG Health: 1/1 healthy" in out
     assert "    Target Group: 1/1 healthy ✅" in out
     assert "    HTTP Health: 1/1 healthy ✅" in out
     assert "    Version: gh-100" in out
-    assert "    Desired/Min/Max: 0/0/4" in out
+    assert "    Desired/Min/Max: 0/0/10" in out
     assert "    Target Group: 0/0 healthy ❓" in out
     assert "    HTTP Health: 0/0 healthy ⚪" in out
     assert "DRIFT" not in out

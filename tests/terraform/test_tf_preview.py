@@ -37,13 +37,13 @@ def _edit(path: Path, old: str, new: str) -> None:
     [
         (
             "staging",
-            "{ blue = 18, green = 19 }",
-            "{ blue = 8, green = 19 }",
-            "rule priority 8 is used by several",
+            "{ blue = 109, green = 110 }",
+            "{ blue = 99, green = 110 }",
+            "rule priority 99 is used by several",
         ),
-        ("beta", "{ blue = 8, green = 9 }", "{ blue = 8, green = 11 }", "not below its rule's 10"),
-        ("prod", "{ blue = 100, green = 101 }", "{ blue = 5, green = 101 }", "evaluated before path rule"),
-        ("gpu", "  preview_rule_priorities = { blue = 28, green = 29 }\n", "", "env gpu: no preview routes"),
+        ("beta", "{ blue = 99, green = 100 }", "{ blue = 99, green = 102 }", "not below its rule's 101"),
+        ("prod", "{ blue = 210, green = 211 }", "{ blue = 5, green = 211 }", "evaluated before path rule"),
+        ("gpu", "  preview_rule_priorities = { blue = 119, green = 120 }\n", "", "env gpu: no preview routes"),
         (
             "wintest",
             "  preview_rule_priorities",
