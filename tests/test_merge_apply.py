@@ -257,7 +257,7 @@ def test_a_deploy_outside_ci_commits_and_a_color_change_on_main_runs_the_gated_s
     reporter.events.clear()
     outcome = apply_root(ctx, FakeRoot(repo.envs_dir / "beta", _switch_plan("blue")), permission=permission)
     assert outcome.operation == "switch" and (outcome.from_color, outcome.to_color) == ("green", "blue")
-    assert reporter.steps[:2] == ["switch", "verify-switch"]
+    assert reporter.steps[:3] == ["smoke-test", "switch", "verify-switch"]
     assert all(rule_target(ctx.clients, arn) == tg["blue"] for arn in wiring.rule_arns.values())
 
 
