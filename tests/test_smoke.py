@@ -42,7 +42,7 @@ def secret(sandbox: Any, wiring: Any) -> str:
 def test_the_preview_route_reaches_the_idle_color_only_with_the_secret(sandbox: Any) -> None:
     bring_up(sandbox, "beta", "green", "gh-105")
     wiring = sandbox.resources["beta"].wiring
-    assert wiring.preview is not None and wiring.preview.rule_priorities == {"blue": 8, "green": 9}
+    assert wiring.preview is not None and wiring.preview.rule_priorities == {"blue": 99, "green": 100}
     url = f"{sandbox.front.https_url}/beta/api/compilers"
     key = secret(sandbox, wiring)
     assert fetch(url).version == "gh-100"  # users: the active color
