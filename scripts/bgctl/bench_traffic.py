@@ -18,6 +18,13 @@ listeners' rules one after the other.
 
     python scripts/bench_traffic.py                 # 26 cycles: 78 traffic moves, 52 of them switch/rollback
     python scripts/bench_traffic.py --cycles 2      # a quick look
+    python scripts/bench_traffic.py --canary 10,50  # one canary deploy per environment instead: the share
+
+``--canary 10,50`` runs, on each environment, one ``deploy --canary 10,50 --bake S`` watched by a
+``bgctl.sandbox.canaryshare.CanaryProbe``: during each bake step, new visitors (no cookie) measure the
+share of requests the new color serves against the configured weight (binomial: the table gives the
+4.5-sigma bound and the deviation z in sigmas), and sticky users (keeping their ``AWSALBTG`` cookie)
+must stay on one color, within each step and over the whole canary.
 
 Everything runs in this process (moto, the health server, the front, the users), on 127.0.0.1: latency
 figures compare runs with each other, not with AWS.
@@ -34,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bgctl.errors import BlueGreenError
 from bgctl.sandbox.loadgen import (
@@ -49,6 +56,9 @@ from bgctl.sandbox.loadgen import (
     make_users,
     percentile,
 )
+
+if TYPE_CHECKING:
+    from bgctl.sandbox.canaryshare import CanaryShare
 
 DEFAULT_CYCLES = 26
 DEFAULT_ENVS = ("beta", "prod")
@@ -400,7 +410,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds of idle load (the latency baseline) before the first operation",
     )
     parser.add_argument("--windows", action="store_true", help="also print every window's versions")
+    parser.add_argument(
+        "--canary",
+        metavar="WEIGHTS",
+        help="instead of the cycles, one canary deploy per environment with these weights (e.g. 10,50): "
+        "the share of requests the new color served at each step, and sticky users' colors",
+    )
+    parser.add_argument("--bake", type=float, default=3.0, help="--canary: seconds of bake per step")
+    parser.add_argument(
+        "--fresh", type=int, default=2000, help="--canary: new visitors' requests measured per step"
+    )
+    parser.add_argument("--sticky", type=int, default=24, help="--canary: users keeping their cookie")
+    parser.add_argument("--seed", type=int, default=16, help="--canary: the fronts' rng seed")
     args = parser.parse_args(argv)
+    if args.canary:
+        return canary_main(args)
 
     from bgctl.sandbox import Sandbox
 
@@ -438,6 +462,77 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(windows_table(result))
     headline = result.users(alternating=False)
     return 1 if result.errors or headline.failed or headline.mixed() else 0
+
+
+def run_canaries(
+    sandbox: Any,
+    workdir: Path,
+    weights: tuple[int, ...],
+    *,
+    envs: Sequence[str] = DEFAULT_ENVS,
+    bake: float = 3.0,
+    fresh: int = 2000,
+    sticky: int = 24,
+    seed: int = 16,
+    progress: Callable[[str], None] | None = None,
+) -> list[CanaryShare]:
+    """One canary deploy per environment, each watched by a ``CanaryProbe``."""
+    from bgctl.operations.deploy import deploy
+    from bgctl.sandbox.canaryshare import CanaryProbe
+
+    envs_dir = copy_envs(workdir)
+    results = []
+    for env in envs:
+        ctx = operation_context(sandbox, envs_dir, env)
+        state = ctx.reader.read_one(env, probe_http=False)
+        split = state.routing.split
+        version = _next_version(state.colors[split.active if split else "blue"].version, 0)
+        probe = CanaryProbe(sandbox, env, fresh_requests=fresh, sticky_users=sticky, seed=seed)
+        started = time.monotonic()
+        with probe.watching(ctx):
+            deploy(ctx, version, skip_confirmation=True, canary=weights, bake_seconds=bake)
+        assert probe.result is not None
+        results.append(probe.result)
+        if progress is not None:
+            progress(f"  {env:<5} canary of {version}: {time.monotonic() - started:5.2f} s")
+    return results
+
+
+def canary_main(args: argparse.Namespace) -> int:
+    from bgctl.canary import parse_steps
+    from bgctl.sandbox import Sandbox
+    from bgctl.sandbox.canaryshare import share_table
+
+    weights = parse_steps(args.canary)
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
+    print(
+        f"bench-traffic --canary {args.canary}: on {', '.join(envs)}, bake {args.bake:g} s per step; "
+        f"{args.fresh} new visitors' requests per step, {args.sticky} sticky users at 4 requests/s",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="bluegreen-bench-canary-") as tmp, Sandbox() as sandbox:
+        sandbox.apply_environ()
+        results = run_canaries(
+            sandbox,
+            Path(tmp),
+            weights,
+            envs=envs,
+            bake=args.bake,
+            fresh=args.fresh,
+            sticky=args.sticky,
+            seed=args.seed,
+            progress=lambda line: print(line, flush=True),
+        )
+    print()
+    print(format_table(share_table(results)))
+    print()
+    for result in results:
+        moved = ", ".join(result.rebound) or "none"
+        print(
+            f"{result.env}: sticky users served by another color in a later step: {moved}; "
+            f"every step within the bound, no failure, no flip: {'yes' if result.ok else 'NO'}"
+        )
+    return 0 if results and all(r.ok for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -105,18 +105,27 @@ class Sandbox:
             self.build()
         return self
 
-    def _make_front(self) -> AlbFront:
+    def _make_front(self, ports: Mapping[str, int] | None = None, seed: int | None = None) -> AlbFront:
         from bgctl.sandbox.albsource import ApiSource, in_process_source
 
         source = in_process_source(LOAD_BALANCER_NAME) or ApiSource(self.clients.elbv2, LOAD_BALANCER_NAME)
         front = AlbFront(
             source,
             self.health.base_url,
-            ports={"http": self._front_ports[0], "https": self._front_ports[1]},
+            ports=ports
+            if ports is not None
+            else {"http": self._front_ports[0], "https": self._front_ports[1]},
             # A hung instance answers 504 (the ALB's timeout) before the health server gives up on it.
             target_timeout=min(4.0, self._hang_seconds / 2),
+            seed=seed,
         )
         return front.start()
+
+    def new_front(self, *, seed: int | None = None) -> AlbFront:
+        """Another data plane of the same load balancer (another ALB node, as it were), on free loopback
+        ports, started; the caller stops it. ``seed`` makes its weighted choices reproducible (the
+        sandbox's own ``front`` is shared by everything, so its draws are not)."""
+        return self._make_front({"http": 0, "https": 0}, seed)
 
     def build(self, only: Collection[str] | None = None) -> dict[str, EnvResources]:
         """Build the topology for the specs (``terraform/envs`` when none were given) in empty moto;

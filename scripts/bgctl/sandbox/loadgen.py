@@ -1,8 +1,10 @@
 """Simulated users loading the sandbox's load balancer front, and what they saw.
 
 ``TrafficLoad`` runs users as tasks of one event loop in a background thread. Each user is one session:
-its own cookie jar (so an ``AWSALBTG`` stickiness cookie comes back) and its own keep-alive connection,
-one request at a time at a steady rate (a request that runs late is followed at once, never by a burst).
+its own cookie jar (so an ``AWSALBTG`` stickiness cookie comes back; a user made with
+``keeps_cookies=False`` drops every cookie, so each of its requests is a new visitor's) and its own
+keep-alive connection, one request at a time at a steady rate (a request that runs late is followed at
+once, never by a burst).
 Every answer becomes a ``Sample``: when it started, in which *window*, status, latency, the version the
 instance served (``X-Bluegreen-Version``).
 
@@ -44,6 +46,7 @@ class UserSpec:
     name: str
     group: str
     urls: tuple[str, ...]
+    keeps_cookies: bool = True  # False: no cookie jar, every request arrives as a new visitor's
 
 
 @dataclass(frozen=True)
@@ -262,10 +265,11 @@ class TrafficLoad:
         sessions = [
             aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1),
-                cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies from an IP address host, as a browser
+                # Cookies from an IP address host, as a browser keeps them (or none at all).
+                cookie_jar=aiohttp.CookieJar(unsafe=True) if user.keeps_cookies else aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
             )
-            for _ in self.users
+            for user in self.users
         ]
         started.set()
         try:
@@ -355,19 +359,22 @@ def make_users(
     per_env: int,
     *,
     alternating: int = 0,
+    keeps_cookies: bool = True,
+    prefix: str = "",
 ) -> list[UserSpec]:
     """``per_env`` users per environment, spread over its listeners (each user keeps to one), and
-    ``alternating`` more who switch listener on every request."""
+    ``alternating`` more who switch listener on every request. ``keeps_cookies=False``: users who never
+    send a cookie back (every request a new visitor's); ``prefix`` goes before each user's name."""
     users: list[UserSpec] = []
     for env in envs:
         for i in range(per_env):
             listener = env.listeners[i % len(env.listeners)]
             url = f"{front_urls[listener]}{env.path}api/u{i}"
-            users.append(UserSpec(f"{env.env}-{listener}-{i}", env.env, (url,)))
+            users.append(UserSpec(f"{prefix}{env.env}-{listener}-{i}", env.env, (url,), keeps_cookies))
         if len(env.listeners) > 1:
             for i in range(alternating):
                 urls = tuple(f"{front_urls[x]}{env.path}api/a{i}" for x in env.listeners)
-                users.append(UserSpec(f"{env.env}-both-{i}", env.env, urls))
+                users.append(UserSpec(f"{prefix}{env.env}-both-{i}", env.env, urls, keeps_cookies))
     return users
 
 
