@@ -43,7 +43,12 @@ def _edit(path: Path, old: str, new: str) -> None:
         ),
         ("beta", "{ blue = 99, green = 100 }", "{ blue = 99, green = 102 }", "not below its rule's 101"),
         ("prod", "{ blue = 210, green = 211 }", "{ blue = 5, green = 211 }", "evaluated before path rule"),
-        ("gpu", "  preview_rule_priorities = { blue = 119, green = 120 }\n", "", "env gpu: no preview routes"),
+        (
+            "gpu",
+            "  preview_rule_priorities = { blue = 119, green = 120 }\n",
+            "",
+            "env gpu: no preview routes",
+        ),
         (
             "wintest",
             "  preview_rule_priorities",
