@@ -43,7 +43,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_the_weight_in_a_color_parameter_is_caught(tree: Path) -> None:
     module = tree / "modules" / "blue_green"
     _edit(
-        module / "main.tf",
+        module / "parameters.tf",
         "  value       = var.active_color\n",
         '  value       = "${var.active_color}/${var.canary_weight}"\n',
     )

@@ -190,7 +190,7 @@ def test_active_color_in_the_wiring_is_caught(tree: Path) -> None:
 
 def test_active_color_in_a_listener_rule_condition_is_caught(tree: Path) -> None:
     _edit(
-        _module(tree) / "main.tf",
+        _module(tree) / "traffic.tf",
         "  priority     = var.rule_priority\n",
         '  priority     = var.active_color == "blue" ? 1 : 2\n',
     )

@@ -1,4 +1,4 @@
-# Canary releases and blue-green metrics: the weighted forward the traffic action(s) in main.tf use,
+# Canary releases and blue-green metrics: the weighted forward the traffic action(s) in traffic.tf use,
 # one set of CloudWatch alarms per color and one dashboard per environment.
 #
 # THE SWITCH INVARIANT, extended: var.canary_weight (like var.active_color) reaches only the traffic
