@@ -384,3 +384,15 @@ def test_deploy_waves_are_sequential_jobs_one_per_region(deploy_wf):
     runs = _runs(deploy_wf, "deploy")
     assert "--regions $DEPLOY_REGION --resume --wave-id gh-$GITHUB_RUN_ID" in runs
     assert '--region "$DEPLOY_REGION"' in runs  # status, record and validate look at the same region
+
+
+def test_the_test_job_installs_the_pinned_terraform(wf):
+    """Without it, tf-validate and the Terraform e2e would only skip on GitHub."""
+    steps = wf["jobs"]["test"]["steps"]
+    setup = [s for s in steps if str(s.get("uses", "")).startswith("hashicorp/setup-terraform@")]
+    assert len(setup) == 1, "the test job must install Terraform"
+    assert setup[0]["with"]["terraform_version"] == "${{ steps.tfv.outputs.version }}"
+    assert any(".terraform-version" in str(s.get("run", "")) for s in steps)
+    assert steps.index(setup[0]) < next(
+        i for i, s in enumerate(steps) if "make test" in str(s.get("run", ""))
+    )
