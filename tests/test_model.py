@@ -1,8 +1,9 @@
 """Model-based test: random operation sequences, interleavings and faults against the sandbox; the
 safety invariants are checked after every step.
 
-Operations: deploy, switch, rollback, cleanup, recover, force-unlock, and a second operator trying a
-deploy while another one is in its health gate. Faults: a 500 on the Nth mutating call (as if every
+Operations: deploy, switch, rollback, cleanup, recover, force-unlock, a second operator trying a
+deploy while another one is in its health gate, and a canary deploy (weighted steps with a bake) that a
+second shell may promote or abort mid-bake. Faults: a 500 on the Nth mutating call (as if every
 retry failed), 20% throttling, SIGINT or kill -9 at a chosen step. Invariants (issue 10):
 
 1. every listener/rule forwards to exactly one color and SSM agrees, unless a lock with a journal
@@ -31,6 +32,7 @@ from bgctl.aws import make_clients
 from bgctl.capacity import CapacityPolicy
 from bgctl.errors import BlueGreenError
 from bgctl.gate import read_gate
+from bgctl.operations.canary import canary_request
 from bgctl.validate import problems_of
 from bgtest import (
     HardKill,
@@ -46,7 +48,18 @@ from test_throttling import Throttler
 
 ENV = "beta"
 VERSIONS = ("gh-103", "gh-104", "gh-105")
-STEPS = ("protect", "deploy-inactive", "verify-health", "smoke-test", "switch", "verify-switch", "cleanup")
+STEPS = (
+    "protect",
+    "deploy-inactive",
+    "verify-health",
+    "smoke-test",
+    "switch",
+    "bake",
+    "verify-switch",
+    "cleanup",
+)
+CANARIES = ((10,), (10, 50), (25, 75))
+BAKE = 0.3
 COUNTS: Counter[str] = Counter()
 
 faults = st.one_of(
@@ -145,6 +158,28 @@ class BlueGreenModel(RuleBasedStateMachine):
         if "verify-health" not in ctx.reporter.on_step:  # the first deploy reached its gate
             assert second, "a second deploy ran while the first held the lock"
             COUNTS["second operator refused"] += 1
+
+    @rule(
+        version=st.sampled_from(VERSIONS),
+        weights=st.sampled_from(CANARIES),
+        fault=faults,
+        operator=st.sampled_from((None, "promote", "abort")),
+    )
+    def deploy_canary(
+        self, version: str, weights: tuple[int, ...], fault: tuple[str, Any] | None, operator: str | None
+    ) -> None:
+        """A canary deploy through its weighted steps; a second shell may promote or abort it mid-bake,
+        and the faults include kill -9 and SIGINT during a bake (STEPS has "bake")."""
+        target = self._state().inactive_color
+        ctx = self._ctx(fault)
+        if operator is not None:
+            ctx.reporter.on_step["bake"] = lambda: canary_request(self._ctx(), operator)
+        self._run(
+            f"canary deploy ({operator or 'baked'})",
+            lambda: ops.deploy(ctx, version, skip_confirmation=True, canary=weights, bake_seconds=BAKE),
+        )
+        if target and self._state().colors[target].version == version:
+            self.deployed[target].add(version)
 
     @rule(color=st.sampled_from(("blue", "green")), fault=faults)
     def switch(self, color: str, fault: tuple[str, Any] | None) -> None:
