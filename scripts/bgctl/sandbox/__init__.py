@@ -22,14 +22,10 @@ from bgctl.sandbox import moto_fixes
 from bgctl.sandbox.clients import SandboxClients, make_clients
 from bgctl.sandbox.front import AlbFront
 from bgctl.sandbox.health import HealthServer, InstanceInfo, aws_directory, health_url
+from bgctl.sandbox.network import LOAD_BALANCER_NAME
+from bgctl.sandbox.samplebuilds import BUILDS_BUCKET
 from bgctl.sandbox.server import MotoServer, apply_environ, sandbox_environ
-from bgctl.sandbox.topology import (
-    BUILDS_BUCKET,
-    LOAD_BALANCER_NAME,
-    EnvResources,
-    build_synthetic,
-    build_topology,
-)
+from bgctl.sandbox.topology import EnvResources, build_synthetic, build_topology
 
 if TYPE_CHECKING:
     from bgctl.envspec import EnvSpec
