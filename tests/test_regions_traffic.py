@@ -179,3 +179,24 @@ def test_a_smoke_failure_in_the_second_region_leaves_it_on_the_old_version_with_
     # reached blue there): the healthcheck and the failing path, at least.
     assert sandbox.front_in(OTHER).stats.groups["Beta-Green"] >= 2
     assert fetch(f"{sandbox.front_in(OTHER).https_url}/beta/").version == "gh-100"
+
+
+# -- the bench's per-region figures (no sandbox) -------------------------------------------------------------
+def test_the_regions_bench_checks_wave_order_per_deploy():
+    from bgctl.bench_regions import RegionsResult, WaveOp, regions_table, waves_table
+
+    def sample(region: str, started: float, version: str, window: int = 1) -> Sample:
+        return Sample("u", f"beta@{region}", window, started, 0.01, 200, version)
+
+    op = WaveOp("deploy gh-101 #1", 1, 0, 3.0, "gh-101", 10.0)
+    result = RegionsResult("beta", (HOME, OTHER), [op])
+    samples = [sample(HOME, 10.5, "gh-100"), sample(HOME, 11.0, "gh-101"), sample(OTHER, 11.5, "gh-100")]
+    result.report = LoadReport([*samples, sample(OTHER, 12.5, "gh-101")], ["warm-up", op.label], 5.0, 2)
+    assert (result.first_new(op, HOME), result.first_new(op, OTHER)) == (1.0, 2.5)
+    assert result.in_wave_order()
+    assert "new in eu-west-1 after" in waves_table(result) and "2.50 s" in waves_table(result)
+    assert regions_table(result).splitlines()[2].split()[:3] == [HOME, "2", "0"]
+    result.report = LoadReport([*samples, sample(OTHER, 10.2, "gh-101")], ["warm-up", op.label], 5.0, 2)
+    assert not result.in_wave_order()  # eu-west-1 got the new version before us-east-1
+    result.report = LoadReport(samples, ["warm-up", op.label], 5.0, 2)
+    assert not result.in_wave_order()  # eu-west-1 never got it
