@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ class RegionsResult:
 
 def run_waves(
     sandbox: Any,
-    workdir: Path,
+    envs_dir: Path,
     regions: Sequence[str],
     *,
     env: str = "beta",
@@ -92,8 +91,8 @@ def run_waves(
     settle: float = 0.5,
     progress: Callable[[str], None] = lambda line: None,
 ) -> RegionsResult:
-    """Build the other regions, load every region's front, run the waves through the CLI."""
-    from bgctl.bench_traffic import copy_envs
+    """Build the other regions, load every region's front, run the waves through the CLI on the roots
+    of ``envs_dir`` (a private copy: the switches rewrite its color files)."""
     from bgctl.cli import main
     from bgctl.sandbox.regions import build_region
     from bgctl.sandbox.server import REGION
@@ -105,7 +104,7 @@ def run_waves(
     settings = Settings.from_environ(
         {
             **sandbox.environ(),
-            "BLUEGREEN_ENVS_DIR": str(copy_envs(workdir)),
+            "BLUEGREEN_ENVS_DIR": str(envs_dir),
             "BLUEGREEN_POLL_INTERVAL": "0.1",
         }
     )
@@ -204,11 +203,13 @@ def regions_main(args: argparse.Namespace) -> int:
         f"{args.rate:g} requests/s each",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="bluegreen-bench-regions-") as tmp, Sandbox() as sandbox:
+    from bgctl.cli.sandbox import sandbox_envs_dir
+
+    with Sandbox() as sandbox:
         sandbox.apply_environ()
         result = run_waves(
             sandbox,
-            Path(tmp),
+            sandbox_envs_dir("bench-regions"),  # .sandbox/bench-regions: the sandbox commands' own copy
             regions,
             env=env,
             cycles=args.wave_cycles,
