@@ -187,8 +187,8 @@ adopt-plan: tfrc ## Migration plan of ENV's root (ENV=shared too) in compiler-ex
 	$(TFENV) $(PY) scripts/adopt-plan --env $(ENV) $(ARGS)
 
 .PHONY: bench-traffic
-bench-traffic: ## Users load the sandbox's ALB while deploy/switch/rollback run 26 cycles (78 moves): failures, p50/p99, mixed versions [ARGS="--canary 10,50": the share per canary step]
-	$(PY) scripts/bench_traffic.py $(ARGS)
+bench-traffic: ## Users load the sandbox's ALB while deploy/switch/rollback run 26 cycles (78 moves): failures, p50/p99, mixed versions [ARGS="--canary 10,50": the share per canary step; REGIONS=us-east-1,eu-west-1: waves, per-region figures]
+	$(PY) scripts/bench_traffic.py $(if $(REGIONS),--regions $(REGIONS)) $(ARGS)
 
 .PHONY: tf-validate
 tf-validate: tfrc ## terraform init -backend=false && validate, every root (skips in one line without the AWS provider)

@@ -17,7 +17,7 @@ from albtest import bring_up, fetch
 from bgctl.sandbox import Sandbox
 from bgctl.sandbox.albsource import ApiSource, MotoSource
 from bgctl.sandbox.front import SOURCE_IP_HEADER
-from bgctl.sandbox.topology import LOAD_BALANCER_NAME
+from bgctl.sandbox.network import LOAD_BALANCER_NAME
 from bgctl.switching import ApiDriver
 from bgctl.traffic import TrafficSplit, forward_actions
 from bgtest import copy_envs

@@ -20,16 +20,15 @@ from bgctl import COLORS, other_color
 from bgctl.envspec import EnvSpec
 from bgctl.sandbox import Sandbox
 from bgctl.sandbox.health import health_url, send_control
-from bgctl.sandbox.server import require_loopback_url, sandbox_environ
-from bgctl.sandbox.topology import (
+from bgctl.sandbox.samplebuilds import (
     ACTIVE_VERSION,
     BUILDS_BUCKET,
     NEWEST_VERSION,
     NO_VERSION,
     SAMPLE_BUILDS,
-    initial_capacity,
-    target_group_name,
 )
+from bgctl.sandbox.server import require_loopback_url, sandbox_environ
+from bgctl.sandbox.topology import initial_capacity, target_group_name
 from bgctl.wiring import (
     Wiring,
     active_color_param,

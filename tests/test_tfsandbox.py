@@ -13,6 +13,8 @@ import pytest
 from bgctl.envspec import ENVS_DIR, environment_names
 from bgctl.errors import TerraformError
 from bgctl.sandbox.clients import make_clients
+from bgctl.sandbox.network import VPC_NAME
+from bgctl.sandbox.samplebuilds import BUILDS_BUCKET
 from bgctl.sandbox.tfsandbox import (
     CERT_DOMAIN,
     LOGS_BUCKET,
@@ -23,7 +25,6 @@ from bgctl.sandbox.tfsandbox import (
     cli_sandbox,
     seed,
 )
-from bgctl.sandbox.topology import BUILDS_BUCKET, VPC_NAME
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ listeners' rules one after the other.
     python scripts/bench_traffic.py                 # 26 cycles: 78 traffic moves, 52 of them switch/rollback
     python scripts/bench_traffic.py --cycles 2      # a quick look
     python scripts/bench_traffic.py --canary 10,50  # one canary deploy per environment instead: the share
+    python scripts/bench_traffic.py --regions us-east-1,eu-west-1  # waves, per-region figures
 
 ``--canary 10,50`` runs, on each environment, one ``deploy --canary 10,50 --bake S`` watched by a
 ``bgctl.sandbox.canaryshare.CanaryProbe``: during each bake step, new visitors (no cookie) measure the
@@ -422,9 +423,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--sticky", type=int, default=24, help="--canary: users keeping their cookie")
     parser.add_argument("--seed", type=int, default=16, help="--canary: the fronts' rng seed")
+    parser.add_argument(
+        "--regions",
+        metavar="R1,R2",
+        help="instead of the cycles, waves (deploy --regions, rollback --regions) with users on every "
+        "region's load balancer: per-region figures (bgctl.bench_regions)",
+    )
+    parser.add_argument("--wave-cycles", type=int, default=2, help="--regions: deploy+rollback waves")
+    parser.add_argument("--wave-bake", type=float, default=1.0, help="--regions: seconds between regions")
     args = parser.parse_args(argv)
     if args.canary:
         return canary_main(args)
+    if args.regions:
+        from bgctl.bench_regions import regions_main
+
+        return regions_main(args)
 
     from bgctl.sandbox import Sandbox
 

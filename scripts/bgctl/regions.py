@@ -154,8 +154,10 @@ def check_root_region(t: Target) -> None:
 
 
 def scoped(settings: Settings, t: Target) -> Settings:
-    """``settings`` for one (env, region): that region's AWS clients and directory of roots."""
-    return replace(settings, region=t.region or settings.region, envs_dir=t.envs_dir)
+    """``settings`` for one (env, region): that region's AWS clients, directory of roots and load
+    balancer for the smoke tests."""
+    region = t.region or settings.region
+    return replace(settings, region=region, envs_dir=t.envs_dir, preview_url=settings.preview_url_in(region))
 
 
 def home_dir_of(envs_dir: Path) -> Path:

@@ -13,6 +13,8 @@ environment.
 | ``BLUEGREEN_VERIFY_TIMEOUT`` | seconds post-switch verification may take | 60 |
 | ``BLUEGREEN_TERRAFORM`` | the Terraform binary | what ``scripts/terraform-bin`` picks |
 | ``BLUEGREEN_TF_PLUGIN_DIR`` | a ``-plugin-dir`` for ``terraform init`` | unset |
+| ``BLUEGREEN_PREVIEW_URL`` | the load balancer's URL for smoke tests (see ``bgctl.smoke``) | unset: skipped |
+| ``BLUEGREEN_PREVIEW_URLS`` | per region, ``R1=URL1,R2=URL2``: a region's own load balancer | unset |
 | ``AWS_ENDPOINT_URL`` | AWS endpoint; loopback = the sandbox | unset: AWS |
 
 The usual AWS variables (``AWS_PROFILE``, ``AWS_REGION``/``AWS_DEFAULT_REGION``, keys) are read here too
@@ -38,6 +40,8 @@ VARIABLES = (
     "BLUEGREEN_VERIFY_TIMEOUT",
     "BLUEGREEN_TERRAFORM",
     "BLUEGREEN_TF_PLUGIN_DIR",
+    "BLUEGREEN_PREVIEW_URL",
+    "BLUEGREEN_PREVIEW_URLS",
 )
 
 
@@ -66,11 +70,33 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _preview_urls(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``BLUEGREEN_PREVIEW_URLS=us-east-1=http://a,eu-west-1=http://b`` -> ((region, url), ...)."""
+    text = environ.get("BLUEGREEN_PREVIEW_URLS") or ""
+    pairs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        region, _, url = item.partition("=")
+        region, url = region.strip(), url.strip()
+        if not region or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise UsageError(
+                f"BLUEGREEN_PREVIEW_URLS: {item!r} is not REGION=URL "
+                "(e.g. us-east-1=https://use1.example.org,eu-west-1=https://euw1.example.org)"
+            )
+        if region in dict(pairs):
+            raise UsageError(f"BLUEGREEN_PREVIEW_URLS names {region} twice")
+        pairs.append((region, url))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     envs_dir: Path = ENVS_DIR
     health_url: str | None = None
     preview_url: str | None = None  # the load balancer's URL for smoke tests (bgctl.smoke)
+    # Per region, each region's own load balancer (BLUEGREEN_PREVIEW_URLS): what ``preview_url_in`` reads.
+    preview_urls: tuple[tuple[str, str], ...] = ()
     endpoint_url: str | None = None
     poll_interval: float = 2.0
     health_timeout: float = 600.0
@@ -91,6 +117,7 @@ class Settings:
             envs_dir=Path(environ.get("BLUEGREEN_ENVS_DIR") or ENVS_DIR),
             health_url=environ.get("BLUEGREEN_HEALTH_URL") or None,
             preview_url=environ.get("BLUEGREEN_PREVIEW_URL") or None,
+            preview_urls=_preview_urls(environ),
             endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
             poll_interval=_seconds(environ, "BLUEGREEN_POLL_INTERVAL", 2.0),
             health_timeout=_seconds(environ, "BLUEGREEN_HEALTH_TIMEOUT", 600.0),
@@ -103,6 +130,11 @@ class Settings:
             secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or None,
             session_token=environ.get("AWS_SESSION_TOKEN") or None,
         )
+
+    def preview_url_in(self, region: str | None) -> str | None:
+        """The load balancer a region's smoke tests go through: its own (``BLUEGREEN_PREVIEW_URLS``),
+        else ``BLUEGREEN_PREVIEW_URL``."""
+        return dict(self.preview_urls).get(region or "", self.preview_url)
 
     @property
     def local_endpoint(self) -> bool:

@@ -104,6 +104,9 @@ def sandbox_up(with_terraform: bool, regions_text: str | None) -> None:
         for region in extra:
             built = build_region(sb, region)
             click.echo(f"sandbox: {', '.join(built)} built in {region} too (--region {region})")
+        for region in sb.regions if extra else ():
+            front = sb.front_in(region)
+            click.echo(f"load balancer in {region}: {front.https_url} (:443), {front.http_url} (:80)")
         env_file = sb.env_file()
         with env_file.open("a", encoding="utf-8") as fh:
             fh.write(f"export BLUEGREEN_ENVS_DIR='{envs_dir}'\nexport BLUEGREEN_POLL_INTERVAL='0.2'\n")

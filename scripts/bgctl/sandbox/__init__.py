@@ -9,6 +9,10 @@ controls and an env file for other shells. Nothing here imports moto until a ser
         sb.clients.autoscaling.describe_auto_scaling_groups()
         sb.fail_color("beta", "green")      # every beta-green instance answers 500
         sb.front.https_url                  # the ALB's data plane: requests routed as moto's rules say
+
+Another region (``bgctl.sandbox.regions.build_region``) is built in the same moto server; ``add_region``
+then makes the health server answer for its instances and starts that region's own front
+(``sb.front_in("eu-west-1")``), which ``environ()`` publishes in ``BLUEGREEN_PREVIEW_URLS``.
 """
 
 from __future__ import annotations
@@ -22,14 +26,10 @@ from bgctl.sandbox import moto_fixes
 from bgctl.sandbox.clients import SandboxClients, make_clients
 from bgctl.sandbox.front import AlbFront
 from bgctl.sandbox.health import HealthServer, InstanceInfo, aws_directory, health_url
-from bgctl.sandbox.server import MotoServer, apply_environ, sandbox_environ
-from bgctl.sandbox.topology import (
-    BUILDS_BUCKET,
-    LOAD_BALANCER_NAME,
-    EnvResources,
-    build_synthetic,
-    build_topology,
-)
+from bgctl.sandbox.network import LOAD_BALANCER_NAME
+from bgctl.sandbox.samplebuilds import BUILDS_BUCKET
+from bgctl.sandbox.server import REGION, MotoServer, apply_environ, sandbox_environ
+from bgctl.sandbox.topology import EnvResources, build_synthetic, build_topology
 
 if TYPE_CHECKING:
     from bgctl.envspec import EnvSpec
@@ -75,6 +75,8 @@ class Sandbox:
         self._want_front = front
         self._front_ports = front_ports
         self._front: AlbFront | None = None
+        self._region_fronts: dict[str, AlbFront] = {}  # other regions' (add_region)
+        self._regions: list[str] = []
         self._moto = MotoServer(port=moto_port)
         self._health_port = health_port
         self._hang_seconds = hang_seconds
@@ -105,10 +107,14 @@ class Sandbox:
             self.build()
         return self
 
-    def _make_front(self, ports: Mapping[str, int] | None = None, seed: int | None = None) -> AlbFront:
+    def _make_front(
+        self, ports: Mapping[str, int] | None = None, seed: int | None = None, region: str = REGION
+    ) -> AlbFront:
         from bgctl.sandbox.albsource import ApiSource, in_process_source
 
-        source = in_process_source(LOAD_BALANCER_NAME) or ApiSource(self.clients.elbv2, LOAD_BALANCER_NAME)
+        source = in_process_source(LOAD_BALANCER_NAME, region) or ApiSource(
+            make_clients(self.endpoint_url, region).elbv2, LOAD_BALANCER_NAME
+        )
         front = AlbFront(
             source,
             self.health.base_url,
@@ -121,11 +127,46 @@ class Sandbox:
         )
         return front.start()
 
-    def new_front(self, *, seed: int | None = None) -> AlbFront:
+    def new_front(self, *, seed: int | None = None, region: str = REGION) -> AlbFront:
         """Another data plane of the same load balancer (another ALB node, as it were), on free loopback
         ports, started; the caller stops it. ``seed`` makes its weighted choices reproducible (the
         sandbox's own ``front`` is shared by everything, so its draws are not)."""
-        return self._make_front({"http": 0, "https": 0}, seed)
+        return self._make_front({"http": 0, "https": 0}, seed, region)
+
+    # -- other regions -----------------------------------------------------------------------------
+
+    def add_region(self, region: str) -> None:
+        """``region``'s topology was built in this moto server: answer for its instances (health
+        server) and serve its load balancer on a front of its own (unless ``front=False``)."""
+        if region == REGION:
+            raise ValueError(f"{region} is the sandbox's home region")
+        self.health.add_directory(region, aws_directory(make_clients(self.endpoint_url, region)))
+        if region not in self._regions:
+            self._regions.append(region)
+        if self._want_front and region not in self._region_fronts:
+            self._region_fronts[region] = self._make_front({"http": 0, "https": 0}, region=region)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The home region, then every region added since the last build or reset."""
+        return (REGION, *self._regions)
+
+    def front_in(self, region: str) -> AlbFront:
+        """The data plane of ``region``'s load balancer (the home region's is ``front``)."""
+        if region == REGION:
+            return self.front
+        if region not in self._region_fronts:
+            raise RuntimeError(f"the sandbox has no load balancer front in {region} (add_region)")
+        return self._region_fronts[region]
+
+    def _drop_regions(self) -> None:
+        """Forget the other regions (their fronts stop): moto is being emptied or rebuilt."""
+        for front in self._region_fronts.values():
+            front.stop()
+        self._region_fronts.clear()
+        self._regions.clear()
+        if self._health is not None:
+            self._health.drop_directories()
 
     def build(self, only: Collection[str] | None = None) -> dict[str, EnvResources]:
         """Build the topology for the specs (``terraform/envs`` when none were given) in empty moto;
@@ -133,6 +174,7 @@ class Sandbox:
         if self._specs is None:
             self._specs = load_specs()
         self.generation += 1
+        self._drop_regions()
         specs = self._specs if only is None else {k: v for k, v in self._specs.items() if k in only}
         self.resources = build_topology(
             self.clients,
@@ -156,7 +198,9 @@ class Sandbox:
         return self.resources
 
     def reset(self, *, rebuild: bool = True, only: Collection[str] | None = None) -> None:
-        """Empty moto, forget health failures and pinned versions, and (by default) rebuild."""
+        """Empty moto, forget health failures, pinned versions and other regions, and (by default)
+        rebuild."""
+        self._drop_regions()
         self._moto.reset()
         self.health.reset()
         self.resources = {}
@@ -165,6 +209,7 @@ class Sandbox:
             self.build(only)
 
     def stop(self) -> None:
+        self._drop_regions()
         if self._front is not None:
             self._front.stop()
             self._front = None
@@ -245,10 +290,14 @@ class Sandbox:
 
     def environ(self) -> dict[str, str]:
         """AWS_ENDPOINT_URL, fake credentials, region, BLUEGREEN_HEALTH_URL and (with the front)
-        BLUEGREEN_PREVIEW_URL for a child process."""
+        BLUEGREEN_PREVIEW_URL for a child process; with other regions, BLUEGREEN_PREVIEW_URLS too, so a
+        region's smoke tests go through that region's front."""
         values = sandbox_environ(self.endpoint_url, self.health_url_template)
         if self._front is not None:  # smoke tests go through the front's HTTPS listener (bgctl.smoke)
             values["BLUEGREEN_PREVIEW_URL"] = self._front.https_url
+            if self._region_fronts:
+                fronts = {REGION: self._front, **self._region_fronts}
+                values["BLUEGREEN_PREVIEW_URLS"] = ",".join(f"{r}={f.https_url}" for r, f in fronts.items())
         return values
 
     def apply_environ(self, environ: dict[str, str] | None = None) -> None:

@@ -176,9 +176,9 @@ class ApiSource:
         return result
 
 
-def in_process_source(name: str) -> AlbSource | None:
-    """A ``MotoSource`` when moto's backend in this process has the shape it reads, else None (with a
-    warning: the caller falls back to the API)."""
+def in_process_source(name: str, region: str = REGION) -> AlbSource | None:
+    """A ``MotoSource`` of ``region`` when moto's backend in this process has the shape it reads, else
+    None (with a warning: the caller falls back to the API)."""
     try:
         from moto.elbv2.models import FakeListener, FakeRule, elbv2_backends  # noqa: F401
     except ImportError as exc:
@@ -187,4 +187,4 @@ def in_process_source(name: str) -> AlbSource | None:
     if not hasattr(FakeListener, "rules") or not hasattr(FakeRule, "__init__"):
         warnings.warn("sandbox front: moto's elbv2 internals changed; reading the API", stacklevel=2)
         return None
-    return MotoSource(name)
+    return MotoSource(name, region=region)

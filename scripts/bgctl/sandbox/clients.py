@@ -29,24 +29,26 @@ class SandboxClients:
     acm: Any  # only for the listener's certificate; no ACM stubs in the dev set
 
 
-def fake_session() -> boto3.session.Session:
-    """A boto3 session with the sandbox's fake keys: it never reads the caller's AWS profile."""
+def fake_session(region: str = REGION) -> boto3.session.Session:
+    """A boto3 session of ``region`` with the sandbox's fake keys: it never reads the caller's AWS
+    profile."""
     import boto3
 
     return boto3.session.Session(
         aws_access_key_id=FAKE_AWS_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=FAKE_AWS_ENV["AWS_SESSION_TOKEN"],
-        region_name=REGION,
+        region_name=region,
     )
 
 
-def make_clients(endpoint_url: str) -> SandboxClients:
-    """Clients for ``endpoint_url`` (loopback only) that never read the caller's AWS profile."""
+def make_clients(endpoint_url: str, region: str = REGION) -> SandboxClients:
+    """Clients of ``region`` (one moto server answers for every region) for ``endpoint_url`` (loopback
+    only) that never read the caller's AWS profile."""
     from botocore.config import Config
 
     require_loopback_url(endpoint_url, "endpoint")
-    session = fake_session()
+    session = fake_session(region)
     config = Config(retries={"mode": "standard"}, max_pool_connections=32)
     return SandboxClients(
         endpoint_url=endpoint_url,

@@ -111,6 +111,7 @@ class HealthServer:
 
     def __init__(self, directory: Directory, *, port: int = 0, hang_seconds: float = 5.0) -> None:
         self._directory = directory
+        self._more_directories: dict[str, Directory] = {}  # other regions' instances, by region
         self._port = port
         self.hang_seconds = hang_seconds
         self._lock = threading.Lock()
@@ -245,6 +246,23 @@ class HealthServer:
         with self._lock:
             self._gone.update(instance_ids)
 
+    def add_directory(self, name: str, directory: Directory) -> None:
+        """Answer for ``directory``'s instances too (another region's, under its name); replaces an
+        earlier one of that name."""
+        with self._refresh_lock:
+            self._more_directories[name] = directory
+
+    def drop_directories(self) -> None:
+        """Answer for the first directory's instances only again (after the other regions were reset)."""
+        with self._refresh_lock:
+            self._more_directories.clear()
+
+    def _everyone(self) -> dict[str, InstanceInfo]:
+        found = dict(self._directory())
+        for more in list(self._more_directories.values()):
+            found.update(more())
+        return found
+
     def pinned(self) -> dict[str, InstanceInfo]:
         with self._lock:
             return dict(self._pinned)
@@ -260,7 +278,7 @@ class HealthServer:
             with self._lock:
                 if instance_id in self._pinned:
                     return self._pinned[instance_id]
-            current = self._directory()
+            current = self._everyone()
             with self._lock:
                 for iid, info in current.items():
                     self._pinned.setdefault(iid, info)

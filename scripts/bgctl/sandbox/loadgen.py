@@ -200,6 +200,10 @@ class TrafficLoad:
             self._window = len(self._labels) - 1
             return self._window
 
+    def now(self) -> float:
+        """Seconds since the load started: the clock ``Sample.started`` counts on."""
+        return time.monotonic() - self._t0 if self._t0 else 0.0
+
     @property
     def labels(self) -> list[str]:
         with self._lock:

@@ -42,21 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 from bgctl import REPO_ROOT, other_color
 from bgctl.envspec import ADOPT_FILE
+from bgctl.sandbox.network import PUBLIC_SUBNETS, SUBNETS, VPC_CIDR, VPC_NAME
 from bgctl.sandbox.preview import preview_secret
+from bgctl.sandbox.samplebuilds import ACTIVE_VERSION, BUILDS_BUCKET, NO_VERSION, build_keys
 from bgctl.sandbox.serve import DEFAULT_ACCOUNT
 from bgctl.sandbox.server import FAKE_AWS_ENV, REAL_AWS_VARS, REGION, require_loopback_url, sandbox_environ
-from bgctl.sandbox.topology import (
-    ACTIVE_VERSION,
-    BUILDS_BUCKET,
-    NO_VERSION,
-    PUBLIC_SUBNETS,
-    SUBNETS,
-    VPC_CIDR,
-    VPC_NAME,
-    build_keys,
-    initial_capacity,
-    serving_min,
-)
+from bgctl.sandbox.topology import initial_capacity, serving_min
 from bgctl.wiring import version_param
 
 if TYPE_CHECKING:

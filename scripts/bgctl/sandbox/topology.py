@@ -1,11 +1,12 @@
 """Build the blue-green topology of the real ALB inside moto, from ``EnvSpec`` values.
 
 Everything is created through boto3 against the sandbox endpoint, exactly as Terraform would lay it out:
-one VPC with private (instances) and public (the ALB) subnets in two AZs, one security group, one ALB with
-HTTPS (443) and HTTP (80) listeners, and per environment two target groups, two launch templates, two
-ASGs, listener rules (path environments) or the listeners' default actions (prod), the SSM
-color/wiring/version parameters, and a builds bucket with sample builds and discovery files. Resources
-an environment root's provider tags carry its ``default_tags`` too.
+the network and the load balancer all environments share (``network``), and per environment two target
+groups, two launch templates, two ASGs, listener rules (path environments) or the listeners' default
+actions (prod), the SSM color/wiring/version parameters; then the builds bucket with sample builds and
+discovery files (``samplebuilds``). Resources an environment root's provider tags carry its
+``default_tags`` too. ``build_topology`` builds the home region; ``build_regional_topology`` another
+region of the same moto server (the bucket, global, is not built twice).
 
 ``tests/test_tf_e2e.py`` compares this topology with the one Terraform builds from the real roots
 (``bgctl.sandbox.snapshot``), so the two cannot drift apart unnoticed.
@@ -15,18 +16,33 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from bgctl import COLORS, other_color
-from bgctl.buildkeys import number_of
-from bgctl.builds import discovery_dir
 from bgctl.envspec import EnvSpec
 from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, build_alarms
+from bgctl.sandbox.network import (
+    NOT_FOUND_ACTION,
+    SharedInfra,
+    build_load_balancer,
+    build_network,
+    forward,
+)
 from bgctl.sandbox.preview import create_preview_rules, smoke_of
+from bgctl.sandbox.samplebuilds import (
+    ACTIVE_VERSION,
+    BUILD_SUFFIXES,
+    BUILDS_BUCKET,
+    BUILDS_PREFIX,
+    DISCOVERY_PREFIX,
+    NO_VERSION,
+    PARALLEL_CALLS,
+    build_bucket,
+)
 from bgctl.sandbox.server import REGION, require_loopback_url
 from bgctl.wiring import (
     Boot,
@@ -47,60 +63,12 @@ if TYPE_CHECKING:
         TagTypeDef,
     )
     from mypy_boto3_ec2.literals import InstanceTypeType
-    from mypy_boto3_elbv2.type_defs import ActionTypeDef
     from mypy_boto3_elbv2.type_defs import TagTypeDef as ElbTagTypeDef
 
     from bgctl.sandbox.clients import SandboxClients
 
-BUILDS_BUCKET = "compiler-explorer"
-BUILDS_PREFIX = "dist/gh/"
-DISCOVERY_PREFIX = "dist/discovery/"
-VPC_CIDR = "10.42.0.0/16"
-# Large enough for the synthetic benchmark (90 x 40 instances; moto fills one subnet first).
-SUBNETS = (("10.42.0.0/19", f"{REGION}a"), ("10.42.32.0/19", f"{REGION}b"))  # Tier=private: instances
-PUBLIC_SUBNETS = (("10.42.64.0/24", f"{REGION}a"), ("10.42.65.0/24", f"{REGION}b"))  # Tier=public: ALB
-LOAD_BALANCER_NAME = "compiler-explorer"  # terraform/shared
-VPC_NAME = "CompilerExplorer"
-INSTANCE_SG_NAME = "compiler-explorer-web"
 IMAGE_ID = "ami-12c6146b"  # one of moto's built-in images
 TG_NAME_MAX = 32
-
-# Sample builds: branch -> versions, oldest first. gh-105 is the newest build overall. Each is uploaded as
-# compiler-explorer/infra's CI names builds: dist/gh/<branch>/<N>.tar.xz (Linux) and <N>.zip (Windows).
-SAMPLE_BUILDS: dict[str, tuple[str, ...]] = {
-    "main": ("gh-100", "gh-101", "gh-102", "gh-103", "gh-104", "gh-105"),
-    "release": ("gh-90", "gh-91", "gh-92"),
-    "mg-cppfront": ("gh-95", "gh-96"),
-}
-NEWEST_VERSION = "gh-105"
-ACTIVE_VERSION = "gh-100"  # what every environment's active color runs after build_topology
-NO_VERSION = "none"  # the inactive color's version parameter (SSM values cannot be empty)
-# Compiler discovery ran for every build in every environment (dist/discovery/<dir>/gh-N.json, prod's dir
-# being "release"), except: prod lacks the newest (so a prod deploy's "copy discovery from staging" path
-# can be exercised) and wintest, which needs none, has none.
-DISCOVERY_SKIP = {"prod": (NEWEST_VERSION,)}
-DISCOVERY_NONE = ("wintest",)
-BUILD_SUFFIXES = {"linux": ".tar.xz", "windows": ".zip"}
-
-
-@dataclass(frozen=True)
-class SharedInfra:
-    """What all environments share: the network and the one load balancer with its two listeners."""
-
-    vpc_id: str
-    subnet_ids: tuple[str, ...]  # private: where the instances run
-    security_group_id: str
-    load_balancer_arn: str
-    https_listener_arn: str
-    http_listener_arn: str
-
-
-@dataclass(frozen=True)
-class Network:
-    vpc_id: str
-    private_subnet_ids: tuple[str, ...]
-    public_subnet_ids: tuple[str, ...]
-    security_group_id: str
 
 
 @dataclass(frozen=True)
@@ -189,84 +157,6 @@ def synthetic_spec(name: str, *, rule_priority: int, max_size: int = 4, **overri
 
 
 # --------------------------------------------------------------------------------------------------
-# Shared pieces
-# --------------------------------------------------------------------------------------------------
-
-
-def _build_network(clients: SandboxClients) -> Network:
-    ec2 = clients.ec2
-    vpc_id = ec2.create_vpc(
-        CidrBlock=VPC_CIDR,
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": VPC_NAME}]}],
-    )["Vpc"]["VpcId"]
-
-    def subnets(cidrs: tuple[tuple[str, str], ...], tier: str) -> tuple[str, ...]:
-        return tuple(
-            ec2.create_subnet(
-                VpcId=vpc_id,
-                CidrBlock=cidr,
-                AvailabilityZone=az,
-                TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Tier", "Value": tier}]}],
-            )["Subnet"]["SubnetId"]
-            for cidr, az in cidrs
-        )
-
-    private = subnets(SUBNETS, "private")
-    public = subnets(PUBLIC_SUBNETS, "public")
-    sg_id = ec2.create_security_group(
-        GroupName=INSTANCE_SG_NAME, Description="compiler explorer web servers", VpcId=vpc_id
-    )["GroupId"]
-    return Network(vpc_id, private, public, sg_id)
-
-
-def _forward(tg_arn: str) -> list[ActionTypeDef]:
-    return [{"Type": "forward", "TargetGroupArn": tg_arn}]
-
-
-NOT_FOUND_ACTION: list[ActionTypeDef] = [
-    {
-        "Type": "fixed-response",
-        "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "not found"},
-    }
-]
-
-
-def _build_load_balancer(
-    clients: SandboxClients,
-    network: Network,
-    default_action: list[ActionTypeDef],
-    health_url_template: str | None,
-) -> SharedInfra:
-    sg_id = network.security_group_id
-    elbv2 = clients.elbv2
-    tags: list[ElbTagTypeDef] = [{"Key": "Name", "Value": LOAD_BALANCER_NAME}]
-    if health_url_template is not None:
-        tags.append({"Key": "sandbox:health-url-template", "Value": health_url_template})
-    lb_arn = elbv2.create_load_balancer(
-        Name=LOAD_BALANCER_NAME,
-        Subnets=list(network.public_subnet_ids),
-        SecurityGroups=[sg_id],
-        Scheme="internet-facing",
-        Type="application",
-        Tags=tags,
-    )["LoadBalancers"][0]["LoadBalancerArn"]
-    # moto checks the certificate exists (ACM or IAM), so request a dummy one first.
-    cert_arn = clients.acm.request_certificate(DomainName="godbolt.org")["CertificateArn"]
-    https = elbv2.create_listener(
-        LoadBalancerArn=lb_arn,
-        Protocol="HTTPS",
-        Port=443,
-        Certificates=[{"CertificateArn": cert_arn}],
-        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
-        DefaultActions=default_action,
-    )["Listeners"][0]["ListenerArn"]
-    http = elbv2.create_listener(
-        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=80, DefaultActions=default_action
-    )["Listeners"][0]["ListenerArn"]
-    return SharedInfra(network.vpc_id, network.private_subnet_ids, sg_id, lb_arn, https, http)
-
-
-# --------------------------------------------------------------------------------------------------
 # Per environment
 # --------------------------------------------------------------------------------------------------
 
@@ -309,7 +199,7 @@ def _create_rules(clients: SandboxClients, spec: EnvSpec, infra: SharedInfra, tg
             ListenerArn=listener_arn,
             Priority=spec.rule_priority,
             Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": list(spec.path_patterns)}}],
-            Actions=_forward(tg_arn),
+            Actions=forward(tg_arn),
             Tags=_tagged(spec, Environment=spec.name),
         )["Rules"][0]["RuleArn"]
     return rules
@@ -388,9 +278,6 @@ def _create_color(
         request["LaunchTemplate"] = template
     clients.autoscaling.create_auto_scaling_group(**request)
     return name
-
-
-PARALLEL_CALLS = 8  # independent puts (parameters, objects) go out concurrently
 
 
 def _put_parameters(clients: SandboxClients, params: Mapping[str, str]) -> None:
@@ -484,46 +371,6 @@ def _parameters(built: Mapping[str, EnvResources]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Builds bucket
-# --------------------------------------------------------------------------------------------------
-
-
-def build_key(branch: str, version: str, os: str = "linux") -> str:
-    """``dist/gh/main/105.tar.xz``: where the sample build ``version`` (gh-N) of ``branch`` lies."""
-    return f"{BUILDS_PREFIX}{branch}/{number_of(version)}{BUILD_SUFFIXES[os]}"
-
-
-def build_keys(env_names: Iterable[str]) -> dict[str, bytes]:
-    """Object key -> body for the sample builds (Linux and Windows) and discovery files."""
-    objects: dict[str, bytes] = {}
-    for branch, versions in SAMPLE_BUILDS.items():
-        for n, version in enumerate(versions):
-            # Small bodies of different sizes, so a listing shows something other than one number.
-            objects[build_key(branch, version)] = b"\xfd7zXZ\x00" + b"x" * (1000 + 37 * n)
-            objects[build_key(branch, version, "windows")] = b"PK\x03\x04" + b"x" * (1000 + 37 * n)
-    everything = [v for versions in SAMPLE_BUILDS.values() for v in versions]
-    for env in sorted(set(env_names) - set(DISCOVERY_NONE)):
-        for version in everything:
-            if version in DISCOVERY_SKIP.get(env, ()):
-                continue
-            body = f'{{"environment": "{env}", "version": "{version}", "compilers": []}}'
-            objects[f"{DISCOVERY_PREFIX}{discovery_dir(env)}/{version}.json"] = body.encode()
-    return objects
-
-
-def _build_bucket(clients: SandboxClients, bucket: str, env_names: Iterable[str]) -> None:
-    clients.s3.create_bucket(Bucket=bucket)
-
-    def put(item: tuple[str, bytes]) -> None:
-        key, body = item
-        content_type = "application/json" if key.endswith(".json") else "application/x-xz"
-        clients.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-
-    with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
-        list(pool.map(put, build_keys(env_names).items()))
-
-
-# --------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------
 
@@ -546,14 +393,19 @@ def _build(
     builds_bucket: str,
     active_desired: int | None = None,
     alarms: bool = True,
+    region: str = REGION,
 ) -> dict[str, EnvResources]:
+    """The build; another ``region`` than the home one gets neither the bucket (S3 is global, the home
+    build made it) nor the alarms (CloudWatch's, built in the home region only), though its wiring
+    names them as the module would."""
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
-    network = _build_network(clients)
+    home = region == REGION
+    network = build_network(clients, region)
     tg_arns = {name: _create_target_groups(clients, spec, network.vpc_id) for name, spec in specs.items()}
     owner = _default_env(specs)
-    default = _forward(tg_arns[owner.name][owner.active_color]) if owner else NOT_FOUND_ACTION
-    infra = _build_load_balancer(clients, network, default, health_url_template)
+    default = forward(tg_arns[owner.name][owner.active_color]) if owner else NOT_FOUND_ACTION
+    infra = build_load_balancer(clients, network, default, health_url_template)
     built = {
         name: _build_environment(
             clients,
@@ -566,10 +418,11 @@ def _build(
         )
         for name, spec in specs.items()
     }
-    if alarms:
+    if alarms and home:
         build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS)
     _put_parameters(clients, _parameters(built))
-    _build_bucket(clients, builds_bucket, specs)
+    if home:
+        build_bucket(clients, builds_bucket, specs)
     return built
 
 
@@ -582,6 +435,21 @@ def build_topology(
 ) -> dict[str, EnvResources]:
     """Create the whole topology for ``specs`` in an empty moto; return what was built, per env."""
     return _build(clients, specs, health_url_template=health_url_template, builds_bucket=builds_bucket)
+
+
+def build_regional_topology(
+    clients: SandboxClients,
+    region: str,
+    specs: Mapping[str, EnvSpec],
+    *,
+    health_url_template: str | None,
+    builds_bucket: str = BUILDS_BUCKET,
+) -> dict[str, EnvResources]:
+    """The topology of ``specs`` in ``region`` (``clients`` of that region), beside the home one: its
+    network, load balancer, environments and parameters; the builds bucket is the home build's."""
+    return _build(
+        clients, specs, health_url_template=health_url_template, builds_bucket=builds_bucket, region=region
+    )
 
 
 def synthetic_specs(n_envs: int = 90, instances_per_env: int = 40) -> dict[str, EnvSpec]:
