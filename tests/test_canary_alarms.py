@@ -10,6 +10,7 @@ import pytest
 
 from bgctl import COLORS
 from bgctl.canary import CanaryFailed
+from bgctl.errors import RefusedError
 from bgctl.sandbox.alarms import STICKINESS_SECONDS, alarm_names, cloudwatch_client, fire
 from bgctl.traffic import TrafficSplit
 from bgctl.wiring import parse_wiring, wiring_param
@@ -47,3 +48,17 @@ def test_the_modules_latency_alarm_firing_mid_bake_rolls_the_canary_back(sandbox
     assert f"alarm {latency} is ALARM" in info.value.message
     state = ctx.reader.read_one("beta")
     assert state.routing.split == TrafficSplit.to("blue") and state.lock is None
+
+
+def test_a_canary_whose_alarms_do_not_exist_is_refused_before_any_change(sandbox, envs_dir):
+    """DescribeAlarms leaves unknown names out: without this check a bake would watch nothing."""
+    ctx = make_context(sandbox, envs_dir, reporter=RecordingReporter())
+    gone = alarm_names("beta")["green"][0]
+    cloudwatch_client(sandbox.endpoint_url).delete_alarms(AlarmNames=[gone])
+    before = ctx.reader.read_one("beta")
+    with pytest.raises(RefusedError, match=f"alarms do not exist.*{gone}"):
+        ops.deploy(ctx, "gh-105", skip_confirmation=True, canary=(10,), bake_seconds=1)
+    after = ctx.reader.read_one("beta")
+    assert after.routing.split == before.routing.split == TrafficSplit.to("blue")
+    assert after.colors["green"].desired == before.colors["green"].desired and after.lock is None
+    assert ctx.reporter.steps == []

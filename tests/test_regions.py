@@ -18,6 +18,7 @@ from bgctl.history import HistoryStore
 from bgctl.lock import EnvLock
 from bgctl.operations.waves import SKIPPED, WaveStopped, deploy_waves
 from bgctl.regions import Target, target, targets_of
+from bgctl.sandbox.alarms import alarm_names, fire
 from bgctl.sandbox.regions import build_region
 from bgctl.settings import Settings
 from bgtest import HardKill, RecordingReporter, asg, copy_envs, make_context, ops, param
@@ -184,6 +185,28 @@ def test_a_health_failure_in_the_second_region_is_undone_there_only(sandbox, reg
     assert serving(HOME) == ("green", "gh-105")
     sandbox.heal()
     untouched(OTHER)
+
+
+def test_a_canary_wave_watches_each_regions_own_alarms(sandbox, regions):
+    """Each region's module creates its own alarms: eu-west-1's firing mid-bake rolls back eu-west-1
+    only, after us-east-1's canary baked quietly and switched."""
+    envs = regions
+    targets = [target("beta", r, envs) for r in (HOME, OTHER)]
+    latency = alarm_names("beta")["green"][2]
+
+    def make(t: Target) -> Context:
+        hooks = (
+            {"bake": lambda: fire(sandbox.endpoint_url, latency, region=OTHER)} if t.region == OTHER else {}
+        )
+        return region_ctx(sandbox, envs, t, reporter=RecordingReporter(on_step=hooks))
+
+    with pytest.raises(WaveStopped) as stopped:
+        deploy_waves(targets, make, "gh-105", skip_confirmation=True, canary=(10,), bake_seconds=2)
+    assert [r.state for r in stopped.value.report.regions] == ["done", "failed"]
+    assert f"alarm {latency} is ALARM" in stopped.value.report.regions[1].detail
+    assert serving(HOME) == ("green", "gh-105")
+    assert serving(OTHER)[0] == "blue"
+    assert param(clients_in(OTHER), "/compiler-explorer/beta/lock") is None
 
 
 def test_kill_between_waves_then_resume_keeps_the_wave(sandbox, regions):

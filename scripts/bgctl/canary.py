@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bgctl.aws import aws_errors, delete_parameter, put_parameter
 from bgctl.capacity import CapacityPolicy
@@ -85,13 +86,25 @@ def clear_request(ctx: Context) -> None:
     delete_parameter(ctx.clients.ssm, request_param(ctx.env))
 
 
-def alarms_firing(ctx: Context, names: tuple[str, ...]) -> list[str]:
-    """Of ``names``, the CloudWatch alarms in ALARM state."""
+def _alarms(ctx: Context, names: tuple[str, ...]) -> list[dict[str, Any]]:
     if not names or ctx.clients.cloudwatch is None:
         return []
     with aws_errors("cloudwatch:DescribeAlarms"):
         found = ctx.clients.cloudwatch.describe_alarms(AlarmNames=list(names)).get("MetricAlarms", [])
-    return sorted(str(a["AlarmName"]) for a in found if a.get("StateValue") == "ALARM")
+    return list(found)
+
+
+def alarms_firing(ctx: Context, names: tuple[str, ...]) -> list[str]:
+    """Of ``names``, the CloudWatch alarms in ALARM state."""
+    return sorted(str(a["AlarmName"]) for a in _alarms(ctx, names) if a.get("StateValue") == "ALARM")
+
+
+def alarms_missing(ctx: Context, names: tuple[str, ...]) -> list[str]:
+    """Of ``names``, those CloudWatch does not have in this region: a bake watching them would watch
+    nothing (DescribeAlarms silently leaves unknown names out)."""
+    if ctx.clients.cloudwatch is None:
+        return []
+    return sorted(set(names) - {str(a["AlarmName"]) for a in _alarms(ctx, names)})
 
 
 def signals(ctx: Context, st: EnvState, wiring: Wiring, color: str, version: str | None) -> list[str]:

@@ -21,6 +21,7 @@ from bgctl.builds import (
     list_builds,
     object_exists,
 )
+from bgctl.canary import alarms_missing
 from bgctl.capacity import CapacityPolicy
 from bgctl.context import Context, Outcome
 from bgctl.errors import RefusedError, UsageError
@@ -257,6 +258,17 @@ def resolve_version(
     return validate_version(version), []
 
 
+def require_alarms(ctx: Context, names: tuple[str, ...]) -> None:
+    """A canary's alarms must exist where it bakes, or it would bake blind; refused before any change."""
+    missing = alarms_missing(ctx, names)
+    if missing:
+        where = f" in {ctx.region}" if ctx.region else ""
+        raise RefusedError(
+            f"the canary's alarms do not exist{where}: {', '.join(missing)}; nothing changed",
+            hint="apply the environment's root (its module creates them), or deploy without --canary",
+        )
+
+
 def deploy(
     ctx: Context,
     version: str | None,
@@ -278,6 +290,8 @@ def deploy(
             f"the {ctx.driver.name} driver cannot apply a canary's weighted forward here",
             hint="use --via api, or deploy without --canary",
         )
+    if canary:
+        require_alarms(ctx, wiring.canary.alarms_of(other_color(split.active)))
     decisions = Decisions(version, capacity, stamp=now_iso(), canary=canary, bake_seconds=bake_seconds)
     if capacity is not None:
         CapacityPolicy.of(wiring).check_capacity(capacity)

@@ -16,6 +16,7 @@ from typing import Any
 
 from bgctl import COLORS
 from bgctl.sandbox.clients import fake_session
+from bgctl.sandbox.server import REGION
 
 # The module's defaults (canary_variables.tf).
 STICKINESS_SECONDS = 3600
@@ -33,9 +34,9 @@ def alarm_names(env: str) -> dict[str, tuple[str, ...]]:
     return {color: tuple(f"{env}-{color}-{kind}" for kind in ALARM_KINDS) for color in COLORS}
 
 
-def cloudwatch_client(endpoint_url: str) -> Any:
-    """A CloudWatch client for the sandbox (fake keys, loopback endpoint)."""
-    return fake_session().client("cloudwatch", endpoint_url=endpoint_url)
+def cloudwatch_client(endpoint_url: str, region: str = REGION) -> Any:
+    """A CloudWatch client of ``region`` for the sandbox (fake keys, loopback endpoint)."""
+    return fake_session(region).client("cloudwatch", endpoint_url=endpoint_url)
 
 
 def _suffix(arn: str, marker: str) -> str:
@@ -148,10 +149,15 @@ def _dashboard(env: str, tg_arns: Mapping[str, str], lb_dimension: str) -> str:
 
 
 def build_alarms(
-    endpoint_url: str, envs: Mapping[str, Mapping[str, str]], load_balancer_arn: str, parallel: int = 8
+    endpoint_url: str,
+    envs: Mapping[str, Mapping[str, str]],
+    load_balancer_arn: str,
+    parallel: int = 8,
+    region: str = REGION,
 ) -> None:
-    """Create every environment's alarms and dashboard; ``envs``: env -> {color: target group ARN}."""
-    client = cloudwatch_client(endpoint_url)
+    """Create every environment's alarms and dashboard in ``region`` (each regional root's module
+    creates its own); ``envs``: env -> {color: target group ARN}."""
+    client = cloudwatch_client(endpoint_url, region)
     lb_dimension = _suffix(load_balancer_arn, ":loadbalancer/")
     requests = [r for env, tgs in envs.items() for r in _alarm_requests(env, tgs, lb_dimension)]
     with ThreadPoolExecutor(parallel) as pool:
@@ -166,6 +172,8 @@ def build_alarms(
         )
 
 
-def fire(endpoint_url: str, name: str, reason: str = "fired by a test") -> None:
-    """Put alarm ``name`` in ALARM (what a breaching metric would do)."""
-    cloudwatch_client(endpoint_url).set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+def fire(endpoint_url: str, name: str, reason: str = "fired by a test", region: str = REGION) -> None:
+    """Put alarm ``name`` (of ``region``) in ALARM (what a breaching metric would do)."""
+    cloudwatch_client(endpoint_url, region).set_alarm_state(
+        AlarmName=name, StateValue="ALARM", StateReason=reason
+    )

@@ -395,9 +395,8 @@ def _build(
     alarms: bool = True,
     region: str = REGION,
 ) -> dict[str, EnvResources]:
-    """The build; another ``region`` than the home one gets neither the bucket (S3 is global, the home
-    build made it) nor the alarms (CloudWatch's, built in the home region only), though its wiring
-    names them as the module would."""
+    """The build; another ``region`` than the home one does not get the bucket (S3 is global, the home
+    build made it), but gets its own alarms, as each regional root's module creates them."""
     if health_url_template is not None:
         require_loopback_url(health_url_template, "health URL template")
     home = region == REGION
@@ -418,8 +417,8 @@ def _build(
         )
         for name, spec in specs.items()
     }
-    if alarms and home:
-        build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS)
+    if alarms:
+        build_alarms(clients.endpoint_url, tg_arns, infra.load_balancer_arn, PARALLEL_CALLS, region)
     _put_parameters(clients, _parameters(built))
     if home:
         build_bucket(clients, builds_bucket, specs)
