@@ -44,8 +44,11 @@ def test_the_bench_table_has_one_row_per_step() -> None:
 
 @pytest.mark.parametrize("env", ["beta", "prod"])
 def test_users_see_the_configured_split_and_keep_their_color_at_every_step(
-    sandbox: Sandbox, tmp_path: Path, env: str
+    sandbox: Sandbox, tmp_path: Path, env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As in test_traffic: a target answering late on a loaded two-CPU machine is not a lost request
+    # (one run under load counted 799 of 800 fresh requests, the others 504s after the 1 s default).
+    monkeypatch.setattr(sandbox.front, "target_timeout", 15.0)
     recording = RecordingReporter()
     ctx = make_context(sandbox, copy_envs(tmp_path), env, reporter=recording)
     probe = CanaryProbe(sandbox, env, fresh_requests=FRESH, sticky_users=STICKY, seed=16)
