@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bgctl.bench import CallCounter, CallCounts, CountingChecker, count_read, reader_clients
+from bgctl.callcount import CallCounter, CallCounts, CountingChecker, count_read, reader_clients
 from bgctl.envspec import ENVS_DIR
 from bgctl.sandbox import Sandbox
 from bgctl.state import StateReader

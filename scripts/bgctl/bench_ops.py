@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bgctl.bench import CallCounter, CallCounts
+from bgctl.callcount import CallCounter, CallCounts
 
 READ_PREFIXES = ("Describe", "Get", "List", "Head")
 WRITE_TARGETS = {"rule": 8, "listener": 9}
