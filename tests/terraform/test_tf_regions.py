@@ -65,3 +65,41 @@ def test_regional_root_differs_from_the_home_root_only_in_arguments_of_its_regio
         literal_home = {k: v for k, v in call.items() if is_literal(v)}
         literal_here = {k: v for k, v in here[name].items() if is_literal(v)}
         assert literal_here == literal_home, f"{_id(root)}: module {name} differs from its home root"
+
+
+# -- one piece of code: regional roots and identical root files are symlinks --------------------------------
+OWN_FILES = {"providers.tf", "backend.tf", "active_color.auto.tfvars.json", ".terraform.lock.hcl"}
+COMMON = TERRAFORM / "common"
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=_id)
+def test_a_regional_root_links_every_file_of_its_home_root_but_its_own_three(root: Path) -> None:
+    """Only the provider (region), the backend (state key) and the color file are the region's own (and
+    the lock file, which `make tf-lock` writes per root); the rest is the home root's file, symlinked."""
+    home = ENVS / root.name
+    wanted = {p.name for p in home.glob("*.tf")} - OWN_FILES
+    links = {p.name for p in root.iterdir() if p.is_symlink()}
+    assert links == wanted, f"{_id(root)}: symlinks {sorted(links)}, home .tf files {sorted(wanted)}"
+    for name in links:
+        assert (root / name).readlink() == Path("../../envs") / root.name / name
+        assert (root / name).resolve() == (home / name).resolve()
+    real = {p.name for p in root.iterdir() if not p.is_symlink()}
+    assert real <= OWN_FILES, f"{_id(root)}: real files beyond its own: {sorted(real - OWN_FILES)}"
+
+
+def test_identical_root_files_are_one_file_in_terraform_common() -> None:
+    """versions.tf in every root; canary.tf, outputs.tf, variables.tf in every environment root;
+    http_rule.tf in every path environment's: each a symlink to terraform/common, never a copy."""
+    homes = tc.env_dirs(ENVS)
+    expected: dict[Path, Path] = {TERRAFORM / "shared" / "versions.tf": COMMON / "versions.tf"}
+    for home in homes:
+        for name in ("versions.tf", "canary.tf", "outputs.tf", "variables.tf"):
+            expected[home / name] = COMMON / name
+        if home.name != "prod":
+            expected[home / "http_rule.tf"] = COMMON / "http_rule.tf"
+    for link, target in expected.items():
+        assert link.is_symlink(), (
+            f"{link.relative_to(REPO_ROOT)} is a copy: symlink {target.relative_to(REPO_ROOT)}"
+        )
+        assert link.resolve() == target.resolve()
+    assert not (COMMON / "main.tf").exists(), "terraform/common is not a root"
