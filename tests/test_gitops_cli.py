@@ -364,3 +364,12 @@ def test_the_summary_shows_the_outcome_table_and_timings(tmp_path: Path, monkeyp
     written = summary.read_text()
     assert written == capsys.readouterr().out
     assert written.startswith("## ❌ prod: deploy gh-124: traffic blue → ?")
+
+
+def test_shared_apply_of_a_region_without_a_shared_root_is_a_usage_error(capsys):
+    """`make shared-apply REGION=R` plans terraform/shared-R; a region without one fails before Terraform."""
+    assert main(["shared-apply", "--region", "ap-south-1"]) == 2
+    assert "no shared root for region ap-south-1" in capsys.readouterr().err
+    assert main(["shared-apply", "--region", "nowhere"]) == 2
+    assert "unknown region 'nowhere'" in capsys.readouterr().err
+    assert main(["shared-apply", "--region", "eu-west-1", "--root", "terraform/shared"]) == 2

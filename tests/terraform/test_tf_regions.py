@@ -3,14 +3,15 @@ environment's home root aimed at another region, with its own state and color fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import tf_contract as tc
 
 from bgctl import REPO_ROOT
-from bgctl.envspec import is_literal
-from bgctl.regions import provider_region, regional_dirs
+from bgctl.envspec import is_literal, load_hcl_dir
+from bgctl.regions import provider_region, regional_dirs, regional_shared_roots, shared_root
 
 TERRAFORM = REPO_ROOT / "terraform"
 ENVS = TERRAFORM / "envs"
@@ -103,3 +104,37 @@ def test_identical_root_files_are_one_file_in_terraform_common() -> None:
         )
         assert link.resolve() == target.resolve()
     assert not (COMMON / "main.tf").exists(), "terraform/common is not a root"
+
+
+# -- a region's shared root: the ALB and its groups, never the (global) instance roles -----------------------
+SHARED = TERRAFORM / "shared"
+SHARED_ROOTS = regional_shared_roots(TERRAFORM)
+
+
+def test_every_extra_region_has_a_shared_root() -> None:
+    assert set(SHARED_ROOTS) == set(REGIONS), "a region's roots look up its ALB: terraform/shared-<region>"
+
+
+@pytest.mark.parametrize("region", sorted(SHARED_ROOTS))
+def test_a_regional_shared_root_is_terraform_shared_aimed_at_its_region(region: str) -> None:
+    root = SHARED_ROOTS[region]
+    assert root == shared_root(TERRAFORM, region)
+    wanted = {p.name for p in SHARED.glob("*.tf")} - OWN_FILES
+    links = {p.name for p in root.iterdir() if p.is_symlink()}
+    assert links == wanted
+    assert all((root / n).readlink() == Path("../shared") / n for n in links)
+    real = {p.name for p in root.iterdir() if not p.is_symlink()}
+    assert real == {*OWN_FILES - {"active_color.auto.tfvars.json"}, "region.auto.tfvars.json"}
+    _ok(tc.check_version_pins(root, root=True))
+    _ok(tc.check_backend_and_provider(root, f"bluegreen/{region}/shared/terraform.tfstate"))
+    assert provider_region(root) == region
+    values = json.loads((root / "region.auto.tfvars.json").read_text())
+    # IAM is global: terraform/shared creates the roles; a second root creating them would collide.
+    assert values["create_instance_roles"] is False
+    # An ALB writes access logs only to a bucket in its own region.
+    home_default = next(
+        v["logs_bucket"]["default"] for v in load_hcl_dir(SHARED)["variable"] if "logs_bucket" in v
+    )
+    assert values["logs_bucket"] != home_default
+    assert region in values["logs_bucket"]
+    assert (root / ".terraform.lock.hcl").read_text() == (SHARED / ".terraform.lock.hcl").read_text()
