@@ -1,6 +1,8 @@
 """``python -m bgctl.gitops COMMAND``: the git and workflow steps, as calls into tested Python.
 
-  affected          roots a push or pull request touches: {"shared": bool, "envs": [...]}
+  affected          roots a push or pull request touches, in every region, following symlinks:
+                    {"shared": bool, "shared_roots": [...], "envs": [...], "roots": [...]}, each root
+                    {"name", "dir", "env", "region"}
   may-move-traffic  whether the push base..head may move ENV's traffic (it changed the color file)
   shared-apply      plan and apply terraform/shared, or --region R's terraform/shared-R (refuses
                     destroys and replaces)
@@ -66,6 +68,7 @@ def cmd_affected(args: argparse.Namespace) -> int:
     write_github_output(
         {
             "shared": "true" if affected.shared else "false",
+            "shared_roots": json.dumps(doc["shared_roots"]),
             "envs": json.dumps(doc["envs"]),
             "roots": json.dumps(doc["roots"]),
         }
