@@ -99,9 +99,15 @@ tf-fmt: tfrc
 	@echo "terraform fmt -check ($(TERRAFORM))"
 	$(TFENV) $(TERRAFORM) fmt -check -recursive -diff terraform/
 
+# A region's shared root (terraform/shared-<region>) is scanned on its own: in one scan with terraform/shared,
+# checkov's graph links the ALB of one to the security groups of the other (same addresses, same file)
+# and reports the other's groups as attached to nothing (CKV2_AWS_5).
+CHECKOV = $(TOOLS)/bin/checkov --quiet --compact --framework terraform --download-external-modules false --skip-download
+
 .PHONY: checkov
 checkov:
-	$(TOOLS)/bin/checkov --quiet --compact --framework terraform -d terraform/ --download-external-modules false --skip-download
+	$(CHECKOV) -d terraform/ --skip-path shared-
+	@for dir in terraform/shared-*/; do [ -f "$$dir/main.tf" ] || continue; echo "checkov $$dir"; $(CHECKOV) -d "$$dir"; done
 
 # ---------------------------------------------------------------------------------------------------
 # Operations (ENV= is required; nothing defaults to an environment)
@@ -166,8 +172,8 @@ apply: ## Apply ENV's root as committed; with BASE_SHA/HEAD_SHA (CI) traffic mov
 	$(BG) --env $(ENV) apply $(if $(HEAD_SHA),--base-sha '$(BASE_SHA)' --head-sha '$(HEAD_SHA)') $(ARGS)
 
 .PHONY: shared-apply
-shared-apply: ## Plan and apply terraform/shared (the workflow runs it before any environment root)
-	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(ARGS)
+shared-apply: ## Plan and apply terraform/shared, or with REGION=eu-west-1 terraform/shared-eu-west-1 (the workflow runs it before any environment root)
+	PYTHONPATH=scripts $(PY) -m bgctl.gitops shared-apply $(if $(REGION),--region $(REGION)) $(ARGS)
 
 .PHONY: demo
 demo: setup $(if $(TF),tfrc) ## Build the local sandbox (moto on 127.0.0.1) and walk through deploy, rollback and switch [TF=1: built and switched by Terraform]
@@ -215,9 +221,10 @@ TF_LOCK_MIRROR ?=
 .PHONY: tf-lock
 tf-lock: ## Write .terraform.lock.hcl for every root: make tf-lock [TF_PLATFORMS="linux_amd64 darwin_arm64"]
 	@set -e; data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
-	for dir in terraform/shared terraform/envs/*/; do \
-	  echo "== $${dir%/}"; \
-	  export TF_DATA_DIR="$$data/$$(basename "$$dir")"; \
+	for dir in terraform/shared terraform/envs/*/ terraform/shared-*/ terraform/envs-*/*/; do \
+	  dir=$${dir%/}; [ -f "$$dir/main.tf" ] || continue; \
+	  echo "== $$dir"; \
+	  export TF_DATA_DIR="$$data/$${dir//\//_}"; \
 	  (cd "$$dir" && $(TFENV) $(TERRAFORM) get -no-color >/dev/null && \
 	    $(TFENV) $(TERRAFORM) providers lock -no-color $(if $(TF_LOCK_MIRROR),-fs-mirror=$(TF_LOCK_MIRROR)) \
 	      $(foreach p,$(TF_PLATFORMS),-platform=$(p)) >/dev/null); \

@@ -19,6 +19,7 @@ from bgctl.ghactions import (
     Affected,
     LogLine,
     affected_roots,
+    discover_roots,
     health_check_problem,
     parse_deploy_request,
     read_log,
@@ -50,26 +51,111 @@ def _outputs(path: Path) -> dict[str, str]:
 
 
 # -- affected roots ---------------------------------------------------------------------------------------
+def _names(affected: Affected) -> tuple[list[str], list[str]]:
+    return [r.name for r in affected.shared_roots], list(affected.envs)
+
+
 @pytest.mark.parametrize(
     ("paths", "expected"),
     [
-        (["terraform/shared/main.tf"], Affected(True, ())),
-        (["terraform/envs/prod/main.tf", "README.md"], Affected(False, ("prod",))),
-        (["terraform/envs/beta/active_color.auto.tfvars.json"], Affected(False, ("beta",))),
-        (["terraform/envs/beta/.terraform.lock.hcl"], Affected(False, ("beta",))),
-        (["terraform/modules/blue_green/main.tf"], Affected(False, tuple(ENVS))),
-        (
-            ["terraform/modules/shared_lookups/main.tf", "terraform/shared/iam.tf"],
-            Affected(True, tuple(ENVS)),
-        ),
-        ([".terraform-version"], Affected(True, tuple(ENVS))),
-        (["scripts/bgctl/cli.py", "tests/x.py", "Makefile", "terraform/envs/README.md"], Affected(False, ())),
-        (["terraform/envs/unknown/main.tf"], Affected(False, ())),
-        (None, Affected(True, tuple(ENVS))),
+        (["terraform/shared/main.tf"], (["shared"], [])),
+        (["terraform/envs/prod/main.tf", "README.md"], ([], ["prod"])),
+        (["terraform/envs/beta/active_color.auto.tfvars.json"], ([], ["beta"])),
+        (["terraform/envs/beta/.terraform.lock.hcl"], ([], ["beta"])),
+        (["terraform/modules/blue_green/main.tf"], ([], ENVS)),
+        (["terraform/modules/shared_lookups/main.tf", "terraform/shared/iam.tf"], (["shared"], ENVS)),
+        ([".terraform-version"], (["shared"], ENVS)),
+        (["scripts/bgctl/cli.py", "tests/x.py", "Makefile", "terraform/envs/README.md"], ([], [])),
+        (["terraform/envs/unknown/main.tf"], ([], [])),
+        (None, (["shared"], ENVS)),
     ],
 )
 def test_affected_roots(paths, expected):
-    assert affected_roots(paths, ENVS) == expected
+    assert _names(affected_roots(paths, ENVS)) == expected
+
+
+# The real tree's layout in miniature: terraform/common linked by every root, a regional root linking its
+# home root's files, a regional shared root linking terraform/shared.
+LINKS = {
+    "terraform/shared/versions.tf": "../common/versions.tf",
+    "terraform/envs/beta/versions.tf": "../../common/versions.tf",
+    "terraform/envs/prod/versions.tf": "../../common/versions.tf",
+    "terraform/envs/beta/canary.tf": "../../common/canary.tf",
+    "terraform/envs/prod/canary.tf": "../../common/canary.tf",
+    "terraform/envs-eu-west-1/beta/main.tf": "../../envs/beta/main.tf",
+    "terraform/envs-eu-west-1/beta/canary.tf": "../../envs/beta/canary.tf",
+    "terraform/envs-eu-west-1/beta/versions.tf": "../../envs/beta/versions.tf",
+    "terraform/shared-eu-west-1/main.tf": "../shared/main.tf",
+    "terraform/shared-eu-west-1/versions.tf": "../shared/versions.tf",
+}
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Path:
+    """A terraform/ tree with symlinks as in the repository (no git needed: discovery reads the tree)."""
+    top = tmp_path / "repo"
+    files = [
+        "terraform/common/versions.tf",
+        "terraform/common/canary.tf",
+        "terraform/shared/main.tf",
+        "terraform/envs/beta/main.tf",
+        "terraform/envs/prod/main.tf",
+        "terraform/envs-eu-west-1/beta/providers.tf",
+        "terraform/shared-eu-west-1/providers.tf",
+    ]
+    for rel in files:
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text("# x\n")
+    for rel, target in LINKS.items():
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).symlink_to(target)
+    return top / "terraform"
+
+
+def test_discovered_roots_carry_their_directory_and_region(linked: Path):
+    roots = {r.name: r for r in discover_roots(linked)}
+    assert list(roots) == ["shared", "shared-eu-west-1", "beta", "beta-eu-west-1", "prod"]
+    assert roots["beta-eu-west-1"].as_json() == {
+        "name": "beta-eu-west-1",
+        "dir": "terraform/envs-eu-west-1/beta",
+        "env": "beta",
+        "region": "eu-west-1",
+    }
+    assert roots["shared-eu-west-1"].as_json() == {
+        "name": "shared-eu-west-1",
+        "dir": "terraform/shared-eu-west-1",
+        "env": "",
+        "region": "eu-west-1",
+    }
+    # Every link of a chain counts: envs-eu-west-1/beta/versions.tf -> envs/beta/versions.tf -> common.
+    assert {"terraform/envs/beta/versions.tf", "terraform/common/versions.tf"} <= roots[
+        "beta-eu-west-1"
+    ].sources
+
+
+@pytest.mark.parametrize(
+    ("path", "shared", "envs"),
+    [
+        # A common file: every root that links it, whichever region, directly or through a chain.
+        ("terraform/common/versions.tf", ["shared", "shared-eu-west-1"], ["beta", "beta-eu-west-1", "prod"]),
+        ("terraform/common/canary.tf", [], ["beta", "beta-eu-west-1", "prod"]),
+        # A home root's file its regional root links: both; its own file (the color file): home only.
+        ("terraform/envs/beta/main.tf", [], ["beta", "beta-eu-west-1"]),
+        ("terraform/envs/beta/active_color.auto.tfvars.json", [], ["beta"]),
+        ("terraform/envs/prod/main.tf", [], ["prod"]),
+        # A regional root's own files: that root alone.
+        ("terraform/envs-eu-west-1/beta/active_color.auto.tfvars.json", [], ["beta-eu-west-1"]),
+        ("terraform/envs-eu-west-1/beta/providers.tf", [], ["beta-eu-west-1"]),
+        ("terraform/shared-eu-west-1/providers.tf", ["shared-eu-west-1"], []),
+        # terraform/shared's main.tf is the regional shared root's too.
+        ("terraform/shared/main.tf", ["shared", "shared-eu-west-1"], []),
+        # Modules: every environment root in every region, no shared root.
+        ("terraform/modules/blue_green/main.tf", [], ["beta", "beta-eu-west-1", "prod"]),
+        ("terraform/common/README.md", [], []),
+    ],
+)
+def test_affected_roots_follow_symlinks_into_every_region(linked: Path, path: str, shared, envs):
+    assert _names(affected_roots([path], discover_roots(linked))) == (shared, envs)
 
 
 def test_affected_from_git_and_into_github_output(repo: Repo, tmp_path: Path, monkeypatch, capsys):
@@ -78,20 +164,49 @@ def test_affected_from_git_and_into_github_output(repo: Repo, tmp_path: Path, mo
     base = repo.head()
     head = repo.commit_file("terraform/shared/main.tf", "# shared\n")
     assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", base, "--head", head]) == 0
-    assert json.loads(capsys.readouterr().out) == {"shared": True, "envs": [], "roots": ["shared"]}
-    assert _outputs(out) == {"shared": "true", "envs": "[]", "roots": '["shared"]'}
-    out.unlink()
-    # A new branch (all-zero base): every root.
-    assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", "0" * 40, "--head", head]) == 0
+    shared = {"name": "shared", "dir": "terraform/shared", "env": "", "region": ""}
     assert json.loads(capsys.readouterr().out) == {
         "shared": True,
-        "envs": ["beta", "prod"],
-        "roots": ["shared", "beta", "prod"],
+        "shared_roots": [shared],
+        "envs": [],
+        "roots": [shared],
     }
     assert _outputs(out) == {
         "shared": "true",
-        "envs": '["beta", "prod"]',
-        "roots": '["shared", "beta", "prod"]',
+        "shared_roots": json.dumps([shared]),
+        "envs": "[]",
+        "roots": json.dumps([shared]),
+    }
+    out.unlink()
+    # A new branch (all-zero base): every root.
+    assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", "0" * 40, "--head", head]) == 0
+    envs = [{"name": e, "dir": f"terraform/envs/{e}", "env": e, "region": ""} for e in ("beta", "prod")]
+    assert json.loads(capsys.readouterr().out) == {
+        "shared": True,
+        "shared_roots": [shared],
+        "envs": envs,
+        "roots": [shared, *envs],
+    }
+    assert _outputs(out)["roots"] == json.dumps([shared, *envs])
+
+
+def test_affected_from_git_follows_a_symlink_into_a_regional_root(repo: Repo, capsys):
+    """A regional root that links its home root's main.tf is planned when that file changes."""
+    regional = repo.work / "terraform" / "envs-eu-west-1" / "beta"
+    regional.mkdir(parents=True)
+    (regional / "main.tf").symlink_to("../../envs/beta/main.tf")
+    git(repo.work, "add", "-A")
+    git(repo.work, "commit", "-q", "-m", "beta in eu-west-1")
+    base = repo.head()
+    head = repo.commit_file("terraform/envs/beta/main.tf", "# beta v2\n")
+    assert main(["affected", "--envs-dir", str(repo.envs_dir), "--base", base, "--head", head]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in doc["roots"]] == ["beta", "beta-eu-west-1"]
+    assert doc["envs"][1] == {
+        "name": "beta-eu-west-1",
+        "dir": "terraform/envs-eu-west-1/beta",
+        "env": "beta",
+        "region": "eu-west-1",
     }
 
 
@@ -114,7 +229,7 @@ def test_affected_runs_with_a_bare_python_before_setup(repo: Repo):
         cwd=repo.work,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"shared": False, "envs": ["prod"], "roots": ["prod"]}
+    assert [r["name"] for r in json.loads(proc.stdout)["roots"]] == ["prod"]
 
 
 def test_may_move_traffic_cli(repo: Repo, tmp_path: Path, monkeypatch, capsys):
@@ -364,3 +479,12 @@ def test_the_summary_shows_the_outcome_table_and_timings(tmp_path: Path, monkeyp
     written = summary.read_text()
     assert written == capsys.readouterr().out
     assert written.startswith("## ❌ prod: deploy gh-124: traffic blue → ?")
+
+
+def test_shared_apply_of_a_region_without_a_shared_root_is_a_usage_error(capsys):
+    """`make shared-apply REGION=R` plans terraform/shared-R; a region without one fails before Terraform."""
+    assert main(["shared-apply", "--region", "ap-south-1"]) == 2
+    assert "no shared root for region ap-south-1" in capsys.readouterr().err
+    assert main(["shared-apply", "--region", "nowhere"]) == 2
+    assert "unknown region 'nowhere'" in capsys.readouterr().err
+    assert main(["shared-apply", "--region", "eu-west-1", "--root", "terraform/shared"]) == 2

@@ -114,6 +114,19 @@ def test_apply_order_is_shared_then_prod_then_the_path_environments():
     assert apply_waves(["gpu", "beta", "prod"]) == [["shared"], ["envs/prod"], ["envs/beta", "envs/gpu"]]
     assert apply_waves(["prod"]) == [["shared"], ["envs/prod"], []]
     assert TerraformSandbox(envs=("beta",)).env_names == ["beta", "prod"]  # prod owns the listeners
+    # Another region: its shared root with the home one, its prod with prod, its paths last.
+    assert apply_waves(["beta", "prod"], {"eu-west-1": ["beta", "prod"]}) == [
+        ["shared", "shared-eu-west-1"],
+        ["envs/prod", "envs-eu-west-1/prod"],
+        ["envs/beta", "envs-eu-west-1/beta"],
+    ]
+    sandbox = TerraformSandbox(envs=("beta", "gpu"), regions=("eu-west-1",))
+    assert sandbox.regional_env_names == {"eu-west-1": ["beta", "prod"]}  # gpu has no root there
+
+
+def test_a_region_without_a_shared_root_is_refused_before_anything_starts():
+    with pytest.raises(ValueError, match="no shared root for ap-south-1"):
+        TerraformSandbox(envs=("beta",), regions=("ap-south-1",), binary="terraform").start()
 
 
 def test_unknown_environments_are_refused():

@@ -104,17 +104,40 @@ def test_terraform_installs_exactly_the_locked_providers(wf, deploy_wf):
 def test_affected_roots_come_from_bgctl(wf):
     runs = _runs(wf, "changes")
     assert "python3 -m bgctl.gitops affected" in runs
-    assert set(wf["jobs"]["changes"]["outputs"]) == {"shared", "envs", "roots"}
+    assert set(wf["jobs"]["changes"]["outputs"]) == {"shared", "shared_roots", "envs", "roots"}
+
+
+def test_the_workflow_reads_what_affected_writes(wf, tmp_path, monkeypatch):
+    """Every `needs.changes.outputs.X` the jobs read is an output `affected` writes, and every
+    `matrix.root.KEY` is a key of the roots it lists (name, dir, env, region)."""
+    from bgctl.ghactions import discover_roots
+    from bgctl.gitops_cli import main as gitops
+
+    text = WORKFLOW.read_text()
+    out = tmp_path / "out"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    assert gitops(["affected", "--base", ""]) == 0  # no base: every root of this repository
+    written = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert set(re.findall(r"needs\.changes\.outputs\.(\w+)", text)) <= set(written)
+    assert set(wf["jobs"]["changes"]["outputs"]) == set(written)
+    roots = json.loads(written["roots"])
+    keys = set(re.findall(r"matrix\.root\.(\w+)", text))
+    assert keys and all(keys <= set(r) for r in roots)
+    assert "matrix.root }}" not in text  # a root is an object: name it by a key
+    # Every root of the tree, regional ones included, with its directory.
+    assert {r["dir"] for r in roots} == {r.dir for r in discover_roots(REPO_ROOT / "terraform")}
+    assert {"terraform/envs-eu-west-1/beta", "terraform/shared-eu-west-1"} <= {r["dir"] for r in roots}
+    assert all((REPO_ROOT / r["dir"] / "main.tf").is_file() for r in roots)
 
 
 def test_plans_cover_terraform_shared_one_run_per_pull_request_and_root(wf):
     plan = wf["jobs"]["plan"]
     assert plan["strategy"]["matrix"]["root"] == "${{ fromJSON(needs.changes.outputs.roots) }}"
     assert plan["concurrency"] == {
-        "group": "plan-${{ github.event.pull_request.number }}-${{ matrix.root }}",
+        "group": "plan-${{ github.event.pull_request.number }}-${{ matrix.root.name }}",
         "cancel-in-progress": True,
     }
-    assert "terraform/shared" in plan["env"]["ROOT_DIR"] and "terraform/envs/" in plan["env"]["ROOT_DIR"]
+    assert plan["env"] == {"PLAN_ROOT": "${{ matrix.root.name }}", "ROOT_DIR": "${{ matrix.root.dir }}"}
     runs = _runs(wf, "plan")
     assert "make setup" in runs
     assert "terraform plan" in runs and "-out=tfplan" in runs
@@ -144,8 +167,12 @@ def test_the_plan_artifact_holds_the_text_plan_and_the_redacted_summary_only(wf)
 def test_terraform_shared_is_applied_before_any_environment(wf):
     shared, apply = wf["jobs"]["apply-shared"], wf["jobs"]["apply"]
     assert "needs.changes.outputs.shared == 'true'" in shared["if"]
-    assert "make shared-apply" in _runs(wf, "apply-shared")
-    assert shared["concurrency"] == {"group": "apply-shared", "cancel-in-progress": False}
+    assert 'make shared-apply REGION="$SHARED_REGION"' in _runs(wf, "apply-shared")
+    assert shared["strategy"]["matrix"]["root"] == "${{ fromJSON(needs.changes.outputs.shared_roots) }}"
+    step = next(s for s in shared["steps"] if "make shared-apply" in s.get("run", ""))
+    assert step["env"]["SHARED_REGION"] == "${{ matrix.root.region }}"
+    # terraform/shared's group stays apply-shared (its name is "shared").
+    assert shared["concurrency"] == {"group": "apply-${{ matrix.root.name }}", "cancel-in-progress": False}
     assert set(apply["needs"]) == {"changes", "test", "apply-shared"}
     for condition in (
         "!cancelled()",
@@ -157,13 +184,19 @@ def test_terraform_shared_is_applied_before_any_environment(wf):
 
 def test_apply_never_reverts_a_live_switch(wf):
     apply = wf["jobs"]["apply"]
-    assert apply["concurrency"] == {"group": "apply-${{ matrix.env }}", "cancel-in-progress": False}
+    # A home root's name is its environment: apply-<env>, the deploy workflow's group.
+    assert apply["concurrency"] == {"group": "apply-${{ matrix.root.name }}", "cancel-in-progress": False}
+    assert apply["strategy"]["matrix"]["root"] == "${{ fromJSON(needs.changes.outputs.envs) }}"
     assert "github.event_name == 'push'" in apply["if"]
     runs = _runs(wf, "apply")
-    assert 'make apply ENV="$APPLY_ENV" BASE_SHA="$BASE_SHA" HEAD_SHA="$HEAD_SHA"' in runs
+    assert (
+        'make apply ENV="$APPLY_ENV" REGION="$APPLY_REGION" BASE_SHA="$BASE_SHA" HEAD_SHA="$HEAD_SHA"' in runs
+    )
     assert "terraform apply" not in runs
     step = next(s for s in apply["steps"] if "make apply" in s.get("run", ""))
     assert step["env"]["BASE_SHA"] == "${{ github.event.before }}"
+    assert step["env"]["APPLY_ENV"] == "${{ matrix.root.env }}"
+    assert step["env"]["APPLY_REGION"] == "${{ matrix.root.region }}"
     checkout = next(s for s in apply["steps"] if "checkout" in s.get("uses", ""))
     assert checkout["with"]["fetch-depth"] == 0
     assert apply["env"]["BLUEGREEN_DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"

@@ -1,7 +1,8 @@
 """What the GitHub workflows decide, as tested Python instead of inline shell.
 
-- ``affected_between``: the roots a push or pull request touches, ``terraform/shared`` first (it is
-  planned and applied before any environment root, which look its pieces up by name).
+- ``affected_between``: the roots a push or pull request touches, in every region, shared roots first
+  (planned and applied before any environment root, which look their pieces up by name), following
+  symlinks: a change to a file several roots link touches each of them.
 - ``parse_deploy_request``: the deploy workflow's inputs, checked before anything runs, and which GitHub
   environment (protection rules) the job needs.
 - ``run_logged``: run a command, echo its output and log every line with its time since the start.
@@ -51,22 +52,72 @@ OUTCOME_MARKS = ("✅", "❌", "⚠️", "DRY RUN")
 # --------------------------------------------------------------------------------------------------
 # Affected roots
 # --------------------------------------------------------------------------------------------------
+SHARED_PREFIX = "shared-"
+REGIONAL_ENVS_PREFIX = "envs-"
+REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")  # = bgctl.regions.REGION_RE
+
+
+@dataclass(frozen=True)
+class Root:
+    """One Terraform root the workflow plans and applies.
+
+    ``name`` is what the plan comment marker, the artifact, the job names and the concurrency groups use:
+    ``shared`` and ``<env>`` at home (as before regions existed), ``shared-<region>`` and
+    ``<env>-<region>`` elsewhere. ``sources`` are the repository paths whose change changes the root
+    besides its own directory: the targets of its symlinked files, every link of a chain included."""
+
+    name: str
+    dir: str
+    env: str = ""  # "" for a shared root
+    region: str = ""  # "" for the home region
+    sources: frozenset[str] = frozenset()
+
+    @property
+    def shared(self) -> bool:
+        return not self.env
+
+    def touched_by(self, path: str) -> bool:
+        return path.startswith(f"{self.dir}/") or path in self.sources
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "dir": self.dir, "env": self.env, "region": self.region}
+
+
+def _root_order(root: Root) -> tuple[bool, str, bool, str]:
+    """Shared roots first (home, then regions), then environments by name, home region first."""
+    return (not root.shared, root.env, bool(root.region), root.region)
+
+
 @dataclass(frozen=True)
 class Affected:
-    shared: bool
-    envs: tuple[str, ...]
+    shared_roots: tuple[Root, ...]
+    env_roots: tuple[Root, ...]
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.shared_roots)
+
+    @property
+    def envs(self) -> tuple[str, ...]:
+        """The names of the environment roots (``beta``, ``beta-eu-west-1``)."""
+        return tuple(r.name for r in self.env_roots)
 
     @property
     def any(self) -> bool:
-        return self.shared or bool(self.envs)
+        return bool(self.shared_roots or self.env_roots)
 
     @property
-    def roots(self) -> tuple[str, ...]:
-        """Everything to plan, ``shared`` first (the name the plan job's matrix uses for terraform/shared)."""
-        return (SHARED_NAME, *self.envs) if self.shared else self.envs
+    def roots(self) -> tuple[Root, ...]:
+        """Everything to plan, shared roots first (each region's ALB before the roots that look it up)."""
+        return (*self.shared_roots, *self.env_roots)
 
     def as_json(self) -> dict[str, Any]:
-        return {"shared": self.shared, "envs": list(self.envs), "roots": list(self.roots)}
+        return {
+            "shared": self.shared,
+            "shared_roots": [r.as_json() for r in self.shared_roots],
+            "envs": [r.as_json() for r in self.env_roots],
+            "roots": [r.as_json() for r in self.roots],
+        }
 
 
 def env_names(envs_dir: Path) -> list[str]:
@@ -74,32 +125,88 @@ def env_names(envs_dir: Path) -> list[str]:
     return sorted(p.name for p in Path(envs_dir).iterdir() if p.is_dir() and (p / "main.tf").is_file())
 
 
-def affected_roots(changed_paths: Iterable[str] | None, envs: Iterable[str]) -> Affected:
+def home_root(env: str) -> Root:
+    return Root(env, f"{ENVS_PREFIX}{env}", env)
+
+
+def link_sources(path: Path, top: Path) -> set[str]:
+    """The repository paths (relative to ``top``) a symlink at ``path`` reads through: each link of the
+    chain after the first and the final file. Empty for a regular file; links leaving ``top`` stop."""
+    found: set[str] = set()
+    current = path
+    for _ in range(40):  # a cycle is Terraform's error to report, not ours
+        if not current.is_symlink():
+            break
+        current = Path(os.path.normpath(current.parent / current.readlink()))
+        try:
+            found.add(current.relative_to(top).as_posix())
+        except ValueError:
+            break
+    return found
+
+
+def _root_at(directory: Path, top: Path, name: str, env: str, region: str) -> Root:
+    sources: set[str] = set()
+    if directory.is_dir():
+        for file in sorted(directory.iterdir()):
+            sources |= link_sources(file, top)
+    return Root(name, directory.relative_to(top).as_posix(), env, region, frozenset(sources))
+
+
+def discover_roots(terraform_dir: Path) -> list[Root]:
+    """Every root under ``terraform_dir`` (``terraform/``): ``shared`` (always: the workflow's first
+    root), ``shared-<region>``, ``envs/<env>`` and ``envs-<region>/<env>``, each with the targets of its
+    symlinks (the repository is ``terraform_dir``'s parent)."""
+    terraform_dir = Path(terraform_dir).absolute()
+    top = terraform_dir.parent
+    roots = [_root_at(terraform_dir / "shared", top, SHARED_NAME, "", "")]
+    children = sorted(terraform_dir.iterdir()) if terraform_dir.is_dir() else []
+    for d in children:
+        region = d.name.removeprefix(SHARED_PREFIX)
+        if d.name.startswith(SHARED_PREFIX) and REGION_NAME.match(region) and (d / "main.tf").is_file():
+            roots.append(_root_at(d, top, d.name, "", region))
+    envs_dir = terraform_dir / "envs"
+    for env in env_names(envs_dir) if envs_dir.is_dir() else []:
+        roots.append(_root_at(envs_dir / env, top, env, env, ""))
+    for d in children:
+        region = d.name.removeprefix(REGIONAL_ENVS_PREFIX)
+        if d.name.startswith(REGIONAL_ENVS_PREFIX) and REGION_NAME.match(region) and d.is_dir():
+            for env in env_names(d):
+                roots.append(_root_at(d / env, top, f"{env}-{region}", env, region))
+    return sorted(roots, key=_root_order)
+
+
+def affected_roots(changed_paths: Iterable[str] | None, roots: Iterable[Root | str]) -> Affected:
     """The roots a change touches. ``None`` (the change cannot be computed) means all of them.
 
-    ``terraform/shared/**`` the shared root; ``terraform/envs/<env>/**`` that environment (its color file
-    and ``.terraform.lock.hcl`` included); ``terraform/modules/**`` every environment; a change to
-    ``.terraform-version`` every root.
+    ``roots``: ``discover_roots`` (plain names stand for home environment roots, and ``terraform/shared``
+    is always one). A root is touched by a change under its own directory (its color file and
+    ``.terraform.lock.hcl`` included) or to a file one of its symlinks leads to (``terraform/common/*``:
+    every root linking it; ``terraform/envs/beta/main.tf``: beta in every region);
+    ``terraform/modules/**`` touches every environment root; ``.terraform-version`` every root.
     """
-    known = sorted(set(envs))
+    known = [home_root(r) if isinstance(r, str) else r for r in roots]
+    if not any(r.name == SHARED_NAME for r in known):
+        known.append(Root(SHARED_NAME, SHARED_ROOT))
+    known = sorted(set(known), key=_root_order)
+
+    def result(hit: Iterable[Root]) -> Affected:
+        chosen = sorted(set(hit), key=_root_order)
+        return Affected(tuple(r for r in chosen if r.shared), tuple(r for r in chosen if not r.shared))
+
     if changed_paths is None:
-        return Affected(True, tuple(known))
-    shared, hit = False, set()
+        return result(known)
+    hit: set[Root] = set()
     for raw in changed_paths:
         path = raw.strip().removeprefix("./")
         if not path:
             continue
         if path in EVERY_ROOT:
-            return Affected(True, tuple(known))
-        if path.startswith(f"{SHARED_ROOT}/"):
-            shared = True
-        elif path.startswith(MODULES):
-            hit.update(known)
-        elif path.startswith(ENVS_PREFIX):
-            parts = path.split("/")
-            if len(parts) > 3 and parts[2] in known:
-                hit.add(parts[2])
-    return Affected(shared, tuple(sorted(hit)))
+            return result(known)
+        if path.startswith(MODULES):
+            hit.update(r for r in known if not r.shared)
+        hit.update(r for r in known if r.touched_by(path))
+    return result(hit)
 
 
 def changed_paths(git: Git, base: str | None, head: str) -> list[str] | None:
@@ -114,7 +221,7 @@ def affected_between(envs_dir: Path, base: str | None, head: str) -> Affected:
     git = find_repo(envs_dir)
     if git is None:
         raise UsageError(f"{envs_dir} is not in a git checkout")
-    return affected_roots(changed_paths(git, base, head), env_names(envs_dir))
+    return affected_roots(changed_paths(git, base, head), discover_roots(Path(envs_dir).parent))
 
 
 # --------------------------------------------------------------------------------------------------

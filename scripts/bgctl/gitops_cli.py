@@ -1,8 +1,11 @@
 """``python -m bgctl.gitops COMMAND``: the git and workflow steps, as calls into tested Python.
 
-  affected          roots a push or pull request touches: {"shared": bool, "envs": [...]}
+  affected          roots a push or pull request touches, in every region, following symlinks:
+                    {"shared": bool, "shared_roots": [...], "envs": [...], "roots": [...]}, each root
+                    {"name", "dir", "env", "region"}
   may-move-traffic  whether the push base..head may move ENV's traffic (it changed the color file)
-  shared-apply      plan and apply terraform/shared (refuses destroys and replaces)
+  shared-apply      plan and apply terraform/shared, or --region R's terraform/shared-R (refuses
+                    destroys and replaces)
   drift             the live color against the color file on the default branch
   record            commit the color file after a traffic move (and push it, in CI)
   deploy-request    check the deploy workflow's inputs; the GitHub environment the job needs
@@ -65,6 +68,7 @@ def cmd_affected(args: argparse.Namespace) -> int:
     write_github_output(
         {
             "shared": "true" if affected.shared else "false",
+            "shared_roots": json.dumps(doc["shared_roots"]),
             "envs": json.dumps(doc["envs"]),
             "roots": json.dumps(doc["roots"]),
         }
@@ -90,6 +94,15 @@ def cmd_shared_apply(args: argparse.Namespace) -> int:
     from bgctl.terraform import TerraformRoot
 
     settings = Settings.from_environ(os.environ)
+    if args.region:
+        from bgctl.regions import shared_root
+
+        if args.root is not None:
+            raise UsageError("--root and --region name the root twice: pass one of them")
+        args.root = shared_root(args.envs_dir.parent, args.region)
+        if not (args.root / "main.tf").is_file():
+            raise UsageError(f"no shared root for region {args.region}: {args.root} has no main.tf")
+    args.root = args.root or Path("terraform/shared")
     root = TerraformRoot(args.root, binary=_terraform_binary(settings), plugin_dir=settings.tf_plugin_dir)
     root.init(backend=True)
     with tempfile.TemporaryDirectory(prefix="bluegreen-shared-") as tmp:
@@ -288,9 +301,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True)
     p.add_argument("--head", required=True)
 
-    p = sub.add_parser("shared-apply", help="plan and apply terraform/shared")
-    p.set_defaults(func=cmd_shared_apply)
-    p.add_argument("--root", type=Path, default=Path("terraform/shared"))
+    p = add("shared-apply", cmd_shared_apply, env=False, help_text="plan and apply terraform/shared")
+    p.add_argument("--root", type=Path, default=None, help="default: terraform/shared")
+    p.add_argument("--region", default="", help="an extra region's shared root, terraform/shared-<region>")
     p.add_argument("--allow-destroy", action="store_true")
 
     p = add("drift", cmd_drift)

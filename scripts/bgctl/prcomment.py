@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from bgctl.errors import BlueGreenError
 
 if TYPE_CHECKING:
+    from bgctl.ghactions import Root
     from bgctl.plansummary import SwitchSummary
 
 HEALTH_NOT_CHECKED = "not checked when planning; the apply on merge runs the health gates"
@@ -88,8 +89,9 @@ def comment_body(
     return f"{marker}\n{line}\n\n{rest}"
 
 
-def affected_envs(changed_paths: Sequence[str], envs: Sequence[str]) -> list[str]:
-    """Environment roots a change touches (sorted): the env's own root, or all for a module change."""
+def affected_envs(changed_paths: Sequence[str], envs: Sequence[Root | str]) -> list[str]:
+    """Environment roots a change touches, by name (``beta``, ``beta-eu-west-1``): the root's own
+    directory, a file its symlinks lead to, or all of them for a module change."""
     from bgctl.ghactions import affected_roots
 
     return list(affected_roots(changed_paths, envs).envs)
@@ -173,12 +175,13 @@ def redacted_summary(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- entry points ----------------------------------------------------------------------------------------
 def _affected_main(argv: Sequence[str]) -> int:
-    from bgctl.ghactions import env_names
+    from bgctl.ghactions import discover_roots
 
     parser = argparse.ArgumentParser(prog="python -m bgctl.prcomment affected")
     parser.add_argument("--envs-dir", type=Path, default=Path("terraform/envs"))
     args = parser.parse_args(argv)
-    print(json.dumps(affected_envs(sys.stdin.read().splitlines(), env_names(args.envs_dir))))
+    roots = [r for r in discover_roots(args.envs_dir.parent) if not r.shared]
+    print(json.dumps(affected_envs(sys.stdin.read().splitlines(), roots)))
     return 0
 
 

@@ -28,6 +28,8 @@ from bgctl.settings import Settings
 
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
 REGIONAL_PREFIX = "envs-"
+SHARED_NAME = "shared"
+SHARED_PREFIX = "shared-"
 
 
 @dataclass(frozen=True)
@@ -177,3 +179,24 @@ def flag_of(envs_dir: Path) -> str:
     """`` --region R`` for a region's directory of roots, "" for the home one (how hints name it)."""
     region = region_of_dir(envs_dir)
     return f" --region {region}" if region else ""
+
+
+def shared_root(terraform_dir: Path, region: str | None = None) -> Path:
+    """The shared root (ALB, security groups) of ``region``: ``terraform/shared`` for the home region
+    (None), ``terraform/shared-<region>`` for an extra one. Instance roles are IAM, global: only the home
+    shared root creates them (the regional one sets ``create_instance_roles = false``)."""
+    if region is None:
+        return terraform_dir / SHARED_NAME
+    return terraform_dir / f"{SHARED_PREFIX}{check_region_name(region)}"
+
+
+def regional_shared_roots(terraform_dir: Path) -> dict[str, Path]:
+    """Every extra region's shared root (``terraform/shared-<region>`` with a ``main.tf``), by region."""
+    if not terraform_dir.is_dir():
+        return {}
+    found = {
+        p.name[len(SHARED_PREFIX) :]: p
+        for p in terraform_dir.iterdir()
+        if p.name.startswith(SHARED_PREFIX) and (p / "main.tf").is_file()
+    }
+    return {r: found[r] for r in sorted(found) if REGION_RE.match(r)}

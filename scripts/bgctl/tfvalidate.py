@@ -36,9 +36,9 @@ class Verdict:
 
 
 def root_names(terraform_dir: Path = TERRAFORM_DIR) -> list[str]:
-    """``shared``, ``envs/<env>`` for every environment and ``envs-<region>/<env>`` for every extra
-    region's root (bgctl.regions), as paths relative to ``terraform/``."""
-    from bgctl.regions import regional_dirs
+    """``shared``, ``envs/<env>`` for every environment, then per extra region its ``shared-<region>``
+    and ``envs-<region>/<env>`` roots (bgctl.regions), as paths relative to ``terraform/``."""
+    from bgctl.regions import regional_dirs, regional_shared_roots
 
     envs = sorted(p.name for p in (terraform_dir / "envs").iterdir() if (p / "main.tf").is_file())
     regional = [
@@ -47,7 +47,8 @@ def root_names(terraform_dir: Path = TERRAFORM_DIR) -> list[str]:
         for p in sorted(d.iterdir())
         if (p / "main.tf").is_file()
     ]
-    return ["shared", *(f"envs/{e}" for e in envs), *regional]
+    shared = [p.name for p in regional_shared_roots(terraform_dir).values()]
+    return ["shared", *(f"envs/{e}" for e in envs), *shared, *regional]
 
 
 def copy_tree(source: Path, dest: Path) -> Path:

@@ -12,7 +12,7 @@
 locals {
   alb_name        = var.alb_name
   builds_bucket   = "compiler-explorer"
-  logs_bucket     = "compiler-explorer-logs"
+  logs_bucket     = var.logs_bucket
   state_account   = "052730242331"
   param_root_arn  = "arn:aws:ssm:us-east-1:${local.state_account}:parameter/compiler-explorer"
   instance_sg     = var.instance_security_group_name

@@ -42,3 +42,9 @@ variable "create_instance_roles" {
   type        = bool
   default     = true
 }
+
+variable "logs_bucket" {
+  description = "The (pre-existing) bucket the ALB writes its access logs to. An ALB logs only to a bucket in its own region: a regional shared root (terraform/shared-<region>) names that region's bucket."
+  type        = string
+  default     = "compiler-explorer-logs"
+}

@@ -3,14 +3,15 @@ environment's home root aimed at another region, with its own state and color fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import tf_contract as tc
 
 from bgctl import REPO_ROOT
-from bgctl.envspec import is_literal
-from bgctl.regions import provider_region, regional_dirs
+from bgctl.envspec import is_literal, load_hcl_dir
+from bgctl.regions import provider_region, regional_dirs, regional_shared_roots, shared_root
 
 TERRAFORM = REPO_ROOT / "terraform"
 ENVS = TERRAFORM / "envs"
@@ -65,3 +66,75 @@ def test_regional_root_differs_from_the_home_root_only_in_arguments_of_its_regio
         literal_home = {k: v for k, v in call.items() if is_literal(v)}
         literal_here = {k: v for k, v in here[name].items() if is_literal(v)}
         assert literal_here == literal_home, f"{_id(root)}: module {name} differs from its home root"
+
+
+# -- one piece of code: regional roots and identical root files are symlinks --------------------------------
+OWN_FILES = {"providers.tf", "backend.tf", "active_color.auto.tfvars.json", ".terraform.lock.hcl"}
+COMMON = TERRAFORM / "common"
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=_id)
+def test_a_regional_root_links_every_file_of_its_home_root_but_its_own_three(root: Path) -> None:
+    """Only the provider (region), the backend (state key) and the color file are the region's own (and
+    the lock file, which `make tf-lock` writes per root); the rest is the home root's file, symlinked."""
+    home = ENVS / root.name
+    wanted = {p.name for p in home.glob("*.tf")} - OWN_FILES
+    links = {p.name for p in root.iterdir() if p.is_symlink()}
+    assert links == wanted, f"{_id(root)}: symlinks {sorted(links)}, home .tf files {sorted(wanted)}"
+    for name in links:
+        assert (root / name).readlink() == Path("../../envs") / root.name / name
+        assert (root / name).resolve() == (home / name).resolve()
+    real = {p.name for p in root.iterdir() if not p.is_symlink()}
+    assert real <= OWN_FILES, f"{_id(root)}: real files beyond its own: {sorted(real - OWN_FILES)}"
+
+
+def test_identical_root_files_are_one_file_in_terraform_common() -> None:
+    """versions.tf in every root; canary.tf, outputs.tf, variables.tf in every environment root;
+    http_rule.tf in every path environment's: each a symlink to terraform/common, never a copy."""
+    homes = tc.env_dirs(ENVS)
+    expected: dict[Path, Path] = {TERRAFORM / "shared" / "versions.tf": COMMON / "versions.tf"}
+    for home in homes:
+        for name in ("versions.tf", "canary.tf", "outputs.tf", "variables.tf"):
+            expected[home / name] = COMMON / name
+        if home.name != "prod":
+            expected[home / "http_rule.tf"] = COMMON / "http_rule.tf"
+    for link, target in expected.items():
+        assert link.is_symlink(), (
+            f"{link.relative_to(REPO_ROOT)} is a copy: symlink {target.relative_to(REPO_ROOT)}"
+        )
+        assert link.resolve() == target.resolve()
+    assert not (COMMON / "main.tf").exists(), "terraform/common is not a root"
+
+
+# -- a region's shared root: the ALB and its groups, never the (global) instance roles -----------------------
+SHARED = TERRAFORM / "shared"
+SHARED_ROOTS = regional_shared_roots(TERRAFORM)
+
+
+def test_every_extra_region_has_a_shared_root() -> None:
+    assert set(SHARED_ROOTS) == set(REGIONS), "a region's roots look up its ALB: terraform/shared-<region>"
+
+
+@pytest.mark.parametrize("region", sorted(SHARED_ROOTS))
+def test_a_regional_shared_root_is_terraform_shared_aimed_at_its_region(region: str) -> None:
+    root = SHARED_ROOTS[region]
+    assert root == shared_root(TERRAFORM, region)
+    wanted = {p.name for p in SHARED.glob("*.tf")} - OWN_FILES
+    links = {p.name for p in root.iterdir() if p.is_symlink()}
+    assert links == wanted
+    assert all((root / n).readlink() == Path("../shared") / n for n in links)
+    real = {p.name for p in root.iterdir() if not p.is_symlink()}
+    assert real == {*OWN_FILES - {"active_color.auto.tfvars.json"}, "region.auto.tfvars.json"}
+    _ok(tc.check_version_pins(root, root=True))
+    _ok(tc.check_backend_and_provider(root, f"bluegreen/{region}/shared/terraform.tfstate"))
+    assert provider_region(root) == region
+    values = json.loads((root / "region.auto.tfvars.json").read_text())
+    # IAM is global: terraform/shared creates the roles; a second root creating them would collide.
+    assert values["create_instance_roles"] is False
+    # An ALB writes access logs only to a bucket in its own region.
+    home_default = next(
+        v["logs_bucket"]["default"] for v in load_hcl_dir(SHARED)["variable"] if "logs_bucket" in v
+    )
+    assert values["logs_bucket"] != home_default
+    assert region in values["logs_bucket"]
+    assert (root / ".terraform.lock.hcl").read_text() == (SHARED / ".terraform.lock.hcl").read_text()

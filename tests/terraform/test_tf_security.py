@@ -178,7 +178,14 @@ def test_every_checkov_skip_names_the_control_that_replaces_the_check():
 
 
 @pytest.mark.parametrize(
-    "root", [SHARED, *sorted(p for p in ENVS.iterdir() if p.is_dir())], ids=lambda p: p.name
+    "root",
+    [
+        SHARED,
+        *sorted(p for p in ENVS.iterdir() if p.is_dir()),
+        *sorted(p for p in TERRAFORM.glob("shared-*") if (p / "main.tf").is_file()),
+        *sorted(p for p in TERRAFORM.glob("envs-*/*") if (p / "main.tf").is_file()),
+    ],
+    ids=lambda p: str(p.relative_to(TERRAFORM)),
 )
 def test_every_root_commits_its_provider_lock_file(root: Path):
     lock = root / ".terraform.lock.hcl"

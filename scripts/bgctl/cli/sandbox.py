@@ -84,18 +84,16 @@ def sandbox_up(with_terraform: bool, regions_text: str | None) -> None:
     from bgctl.sandbox.regions import build_region
 
     extra = _extra_regions(regions_text)
-    if extra and with_terraform:
-        from bgctl.errors import UsageError
-
-        raise UsageError("--regions builds with boto3; it does not combine with --tf yet")
-
     if with_terraform:
         from bgctl.envspec import environment_names
         from bgctl.sandbox.tfsandbox import cli_sandbox, serve_until_interrupted
 
-        with cli_sandbox(environment_names(), log=_say) as tsb:
+        # With --regions, also each region's shared root and its envs-<region> roots, same moto server.
+        with cli_sandbox(environment_names(), log=_say, regions=extra) as tsb:
             env_file = tsb.env_file()
             click.echo(f"sandbox (built by Terraform): {env_file.relative_to(REPO_ROOT)}; Ctrl-C stops it")
+            for region, names in tsb.regional_env_names.items():
+                click.echo(f"sandbox: {', '.join(names)} built in {region} too (--region {region})")
             serve_until_interrupted(tsb)
         click.echo("sandbox stopped")
         return

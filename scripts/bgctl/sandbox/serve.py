@@ -7,7 +7,8 @@ Terraform roots check ``allowed_account_ids``, so this moto answers as account `
 
 It prints one JSON line when it serves, ``{"endpoint_url", "health_url_template", "control_url",
 "pid"}``, then serves until SIGTERM/SIGINT or until its standard input closes (the parent went away:
-an orphaned sandbox never outlives the process that started it).
+an orphaned sandbox never outlives the process that started it). With ``--regions``, its health server
+also answers for the instances of those regions (the Terraform sandbox in several regions).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--account", default=DEFAULT_ACCOUNT, help="AWS account id moto answers as")
     parser.add_argument("--hang-seconds", type=float, default=5.0, help="health server 'hang' failure mode")
+    parser.add_argument(
+        "--regions", default="", help="extra regions (comma-separated) the health server knows"
+    )
     args = parser.parse_args(argv)
     if not (args.account.isdigit() and len(args.account) == 12):
         parser.error(f"--account must be 12 digits, got {args.account!r}")
@@ -47,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox = Sandbox({}, hang_seconds=args.hang_seconds)
     sandbox.start(build=False)
     try:
+        if args.regions:
+            from bgctl.regions import parse_regions
+
+            for region in parse_regions(args.regions):
+                sandbox.add_region(region)
         ready = {
             "endpoint_url": sandbox.endpoint_url,
             "health_url_template": sandbox.health_url_template,

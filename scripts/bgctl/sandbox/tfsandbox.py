@@ -4,65 +4,89 @@
 
 1. checks that Terraform and the hashicorp/aws provider are usable here (``bgctl.tfconfig``), else
    raises ``TerraformUnavailable`` with a one-line reason (callers skip with it);
-2. starts an empty sandbox in a child process (``bgctl.sandbox.serve``: moto with the fidelity fixes
-   on 127.0.0.1, answering as account 052730242331 so the roots' ``allowed_account_ids`` check really
-   runs, and the instances' loopback health server);
-3. seeds what the roots expect to exist already (terraform/README.md, "Who owns what"): the VPC, its
-   ``Tier=private`` and ``Tier=public`` subnets, the builds bucket (with the sample builds) and the log
-   bucket, an imported ``godbolt.org`` certificate (ISSUED) and one AMI per name pattern and
-   architecture the roots ask for;
+2. starts an empty sandbox in a child process (``bgctl.sandbox.tfprocess``: moto with the fidelity
+   fixes on 127.0.0.1, answering as account 052730242331 so the roots' ``allowed_account_ids`` check
+   really runs, and the instances' loopback health server, which answers for every region built);
+3. seeds what the roots expect to exist already (``bgctl.sandbox.tfseed``; terraform/README.md, "Who
+   owns what"): the VPC, its ``Tier=private`` and ``Tier=public`` subnets, the builds bucket (with the
+   sample builds) and the log bucket, an imported ``godbolt.org`` certificate (ISSUED) and one AMI per
+   name pattern and architecture the roots ask for; in each extra region (``regions``) the same but the
+   (global) builds bucket, in that region;
 4. copies ``terraform/`` into a working directory and writes each root's sandbox override
    (``bgctl.tfoverride``: local backend, every endpoint on the moto server, fake keys);
-5. applies ``shared``, then ``envs/prod`` (it owns the listeners), then the path environments
-   concurrently;
+5. applies the shared roots (``shared``, ``shared-<region>``), then the prod roots (they own the
+   listeners), then the path environments, two roots at a time, every region in the same moto server;
 6. does what the deploy tool would have done on a live system: records the active color's version
    (``gh-100``, the other ``none``) and scales the active color to its initial capacity.
 
 ``environ()`` and ``envs_dir`` are what the CLI needs: with them ``scripts/bluegreen.py --env beta
-switch green --via terraform`` plans and applies the working copy's root against the sandbox.
+switch green --via terraform`` (add ``--region eu-west-1`` for that region's root) plans and applies the
+working copy's root against the sandbox.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import select
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bgctl import REPO_ROOT, other_color
+from bgctl import REPO_ROOT
 from bgctl.envspec import ADOPT_FILE
-from bgctl.sandbox.network import PUBLIC_SUBNETS, SUBNETS, VPC_CIDR, VPC_NAME
-from bgctl.sandbox.preview import preview_secret
-from bgctl.sandbox.samplebuilds import ACTIVE_VERSION, BUILDS_BUCKET, NO_VERSION, build_keys
 from bgctl.sandbox.serve import DEFAULT_ACCOUNT
-from bgctl.sandbox.server import FAKE_AWS_ENV, REAL_AWS_VARS, REGION, require_loopback_url, sandbox_environ
-from bgctl.sandbox.topology import initial_capacity, serving_min
-from bgctl.wiring import version_param
+from bgctl.sandbox.server import REAL_AWS_VARS, REGION, sandbox_environ
+from bgctl.sandbox.tfprocess import READY_TIMEOUT, STOP_TIMEOUT, SandboxProcess
+from bgctl.sandbox.tfseed import (
+    AMI_STAMP,
+    CERT_DOMAIN,
+    LOGS_BUCKET,
+    AmiWanted,
+    Seeded,
+    _self_signed_certificate,
+    _source_image,
+    after_apply,
+    amis_wanted,
+    seed,
+)
 
 if TYPE_CHECKING:
-    from bgctl.envspec import EnvSpec
     from bgctl.sandbox.clients import SandboxClients
     from bgctl.terraform import TerraformRoot
 
+# Re-exported: callers and tests import them from here, where they lived before the split.
+__all__ = [
+    "AMI_STAMP",
+    "CERT_DOMAIN",
+    "LOGS_BUCKET",
+    "READY_TIMEOUT",
+    "STOP_TIMEOUT",
+    "AmiWanted",
+    "SandboxProcess",
+    "Seeded",
+    "TerraformSandbox",
+    "TerraformUnavailable",
+    "_self_signed_certificate",
+    "_source_image",
+    "after_apply",
+    "amis_wanted",
+    "apply_waves",
+    "build_terraform_sandbox",
+    "cli_sandbox",
+    "seed",
+    "serve_until_interrupted",
+    "working_copy",
+]
+
 TERRAFORM_DIR = REPO_ROOT / "terraform"
-LOGS_BUCKET = "compiler-explorer-logs"
-CERT_DOMAIN = "godbolt.org"
-AMI_STAMP = "20250601000000"  # packer's timestamp: RFC 3339 without separators
 SHARED_ROOT = "shared"
 PROD_ENV = "prod"
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 ROOT_TIMEOUT = 900.0  # per terraform command (the shared ALB alone takes about 75 s here)
 POLL_INTERVAL = "0.2"
 
@@ -89,226 +113,6 @@ def _quiet(_: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The child process
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class SandboxProcess:
-    """``python -m bgctl.sandbox.serve`` as a child: moto and the health server on 127.0.0.1."""
-
-    account: str = DEFAULT_ACCOUNT
-    log_path: Path | None = None
-    endpoint_url: str = ""
-    health_url_template: str = ""
-    control_url: str = ""
-    _proc: subprocess.Popen[str] | None = field(default=None, repr=False)
-
-    def start(self, timeout: float = READY_TIMEOUT) -> SandboxProcess:
-        env = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARS}
-        env.update(FAKE_AWS_ENV)
-        env.pop("AWS_ENDPOINT_URL", None)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "scripts"), env.get("PYTHONPATH")]))
-        log = self.log_path.open("w", encoding="utf-8") if self.log_path else None
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "bgctl.sandbox.serve", "--account", self.account],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log if log is not None else subprocess.DEVNULL,
-                text=True,
-            )
-        finally:
-            if log is not None:
-                log.close()  # the child holds its own descriptor
-        assert self._proc.stdout is not None  # Popen with stdout=PIPE
-        ready, _, _ = select.select([self._proc.stdout], [], [], timeout)
-        line = self._proc.stdout.readline() if ready else ""
-        if not line:
-            self.stop()
-            raise RuntimeError(f"the sandbox process did not report ready within {timeout:.0f}s")
-        info = json.loads(line)
-        self.endpoint_url = require_loopback_url(str(info["endpoint_url"]), "endpoint")
-        self.health_url_template = require_loopback_url(str(info["health_url_template"]), "health URL")
-        self.control_url = require_loopback_url(str(info["control_url"]), "control URL")
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.stdin:
-            proc.stdin.close()  # the child serves until its stdin closes
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT)
-        if proc.stdout:
-            proc.stdout.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# Seeding: what the roots find, not create
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Seeded:
-    vpc_id: str
-    private_subnet_ids: tuple[str, ...]
-    public_subnet_ids: tuple[str, ...]
-    certificate_arn: str
-    amis: dict[str, str]  # AMI name -> id
-
-
-def _self_signed_certificate(domain: str) -> tuple[bytes, bytes]:
-    """A throw-away self-signed certificate and key (PEM) for ``domain``, for ACM ImportCertificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(domain), x509.DNSName(f"*.{domain}")]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
-@dataclass(frozen=True)
-class AmiWanted:
-    name: str
-    architecture: str
-    windows: bool
-
-
-def amis_wanted(envs_dir: Path, env_names: Iterable[str]) -> list[AmiWanted]:
-    """One AMI per (name pattern, architecture) the roots ask for, named like a packer build."""
-    from bgctl.envspec import load_env_spec, module_call
-
-    wanted: dict[tuple[str, str], AmiWanted] = {}
-    for env in env_names:
-        spec = load_env_spec(env, envs_dir)
-        pattern = str(module_call(envs_dir / env)["ami_name_pattern"])
-        name = pattern.replace("*", AMI_STAMP)
-        wanted[(name, spec.architecture)] = AmiWanted(name, spec.architecture, spec.os == "windows")
-    return sorted(wanted.values(), key=lambda a: a.name)
-
-
-def _source_image(clients: SandboxClients, architecture: str, windows: bool) -> str:
-    """One of moto's built-in images with that architecture (copy_image keeps it; register_image
-    ignores the architecture it is given)."""
-    filters: list[Any] = [{"Name": "architecture", "Values": [architecture]}]
-    if windows:
-        filters.append({"Name": "platform", "Values": ["windows"]})
-    images = clients.ec2.describe_images(Filters=filters)["Images"]
-    if not windows:
-        images = [i for i in images if i.get("Platform") != "windows"]
-    if not images:
-        raise RuntimeError(
-            f"moto has no built-in {architecture} {'Windows ' if windows else ''}image to copy"
-        )
-    return str(sorted(images, key=lambda i: i["ImageId"])[0]["ImageId"])
-
-
-def seed(clients: SandboxClients, envs_dir: Path, env_names: Sequence[str]) -> Seeded:
-    """Create the pre-existing pieces in an empty moto (terraform/README.md, "Who owns what")."""
-    ec2 = clients.ec2
-    vpc_id = ec2.create_vpc(
-        CidrBlock=VPC_CIDR,
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": VPC_NAME}]}],
-    )["Vpc"]["VpcId"]
-
-    def subnets(specs: Sequence[tuple[str, str]], tier: str) -> tuple[str, ...]:
-        return tuple(
-            ec2.create_subnet(
-                VpcId=vpc_id,
-                CidrBlock=cidr,
-                AvailabilityZone=az,
-                TagSpecifications=[
-                    {
-                        "ResourceType": "subnet",
-                        "Tags": [{"Key": "Tier", "Value": tier}, {"Key": "Name", "Value": f"{tier}-{az}"}],
-                    }
-                ],
-            )["Subnet"]["SubnetId"]
-            for cidr, az in specs
-        )
-
-    private = subnets(SUBNETS, "private")
-    public = subnets(PUBLIC_SUBNETS, "public")
-    for bucket in (BUILDS_BUCKET, LOGS_BUCKET):
-        clients.s3.create_bucket(Bucket=bucket)
-    for key, body in build_keys(env_names).items():
-        content_type = "application/json" if key.endswith(".json") else "application/x-xz"
-        clients.s3.put_object(Bucket=BUILDS_BUCKET, Key=key, Body=body, ContentType=content_type)
-    # The preview routes' secret (preview.tf reads it): an operator creates it once, outside Terraform.
-    wanted = {s.preview_secret_parameter for s in _specs(envs_dir, env_names) if s.preview_secret_parameter}
-    for name in sorted(wanted):
-        preview_secret(clients, name)
-    cert_pem, key_pem = _self_signed_certificate(CERT_DOMAIN)
-    cert_arn = clients.acm.import_certificate(Certificate=cert_pem, PrivateKey=key_pem)["CertificateArn"]
-    amis: dict[str, str] = {}
-    for ami in amis_wanted(envs_dir, env_names):
-        source = _source_image(clients, ami.architecture, ami.windows)
-        amis[ami.name] = ec2.copy_image(
-            Name=ami.name,
-            SourceImageId=source,
-            SourceRegion=REGION,
-            Description=f"sandbox {ami.architecture}",
-        )["ImageId"]
-    return Seeded(vpc_id, private, public, str(cert_arn), amis)
-
-
-def _specs(envs_dir: Path, env_names: Sequence[str]) -> list[EnvSpec]:
-    from bgctl.envspec import load_env_spec
-
-    return [load_env_spec(name, envs_dir) for name in env_names]
-
-
-def after_apply(clients: SandboxClients, specs: Iterable[EnvSpec]) -> None:
-    """What the deploy tool owns on a live system: versions per color, the active color's capacity and
-    its serving minimum (Terraform creates both groups at min 0; the first deploy raises it)."""
-    for spec in specs:
-        active = spec.active_color
-        for color, value in ((active, ACTIVE_VERSION), (other_color(active), NO_VERSION)):
-            clients.ssm.put_parameter(
-                Name=version_param(spec.name, color), Value=value, Type="String", Overwrite=True
-            )
-        clients.autoscaling.update_auto_scaling_group(
-            AutoScalingGroupName=f"{spec.name}-{active}",
-            MinSize=serving_min(spec),
-            DesiredCapacity=initial_capacity(spec),
-        )
-
-
-# --------------------------------------------------------------------------------------------------
 # The working copy and the applies
 # --------------------------------------------------------------------------------------------------
 def working_copy(dest: Path, source: Path = TERRAFORM_DIR, *, adopt: bool = False) -> Path:
@@ -322,10 +126,22 @@ def working_copy(dest: Path, source: Path = TERRAFORM_DIR, *, adopt: bool = Fals
     return dest
 
 
-def apply_waves(env_names: Sequence[str]) -> list[list[str]]:
-    """Roots (relative to ``terraform/``) in apply order: shared, prod, then the path environments."""
-    paths = sorted(e for e in env_names if e != PROD_ENV)
-    return [[SHARED_ROOT], [f"envs/{PROD_ENV}"], [f"envs/{e}" for e in paths]]
+def apply_waves(
+    env_names: Sequence[str], regional: Mapping[str, Sequence[str]] | None = None
+) -> list[list[str]]:
+    """Roots (relative to ``terraform/``) in apply order: the shared roots, the prod roots (they own
+    each region's listeners), then the path environments. ``regional``: per extra region, the
+    environments to build there (``shared-<region>`` and ``envs-<region>/<env>``)."""
+    regional = regional or {}
+    shared = [SHARED_ROOT, *(f"shared-{r}" for r in regional)]
+    prods = [
+        f"envs/{PROD_ENV}",
+        *(f"envs-{r}/{PROD_ENV}" for r, envs in regional.items() if PROD_ENV in envs),
+    ]
+    paths = [f"envs/{e}" for e in sorted(e for e in env_names if e != PROD_ENV)]
+    for region, envs in regional.items():
+        paths += [f"envs-{region}/{e}" for e in sorted(e for e in envs if e != PROD_ENV)]
+    return [shared, prods, paths]
 
 
 @dataclass
@@ -333,6 +149,7 @@ class TerraformSandbox:
     """The Terraform-built sandbox; see the module docstring. Use as a context manager or start/stop."""
 
     envs: Sequence[str] = ("beta",)
+    regions: Sequence[str] = ()  # extra regions: their shared root and their roots of ``envs`` (and prod)
     workdir: Path | None = None
     binary: str | None = None
     jobs: int = 2
@@ -341,6 +158,7 @@ class TerraformSandbox:
     log: Log = _quiet
     timings: list[Timing] = field(default_factory=list)
     seeded: Seeded | None = None
+    regional_seeded: dict[str, Seeded] = field(default_factory=dict)
     _process: SandboxProcess | None = field(default=None, repr=False)
     _clients: SandboxClients | None = field(default=None, repr=False)
     _own_workdir: bool = field(default=False, repr=False)
@@ -355,6 +173,13 @@ class TerraformSandbox:
         unknown = sorted(set(self.envs) - set(known))
         if unknown:
             raise ValueError(f"unknown environment(s) {', '.join(unknown)}: one of {', '.join(known)}")
+        for region in self.regions:
+            from bgctl.regions import regional_dir, shared_root
+
+            if not (shared_root(TERRAFORM_DIR, region) / "main.tf").is_file():
+                raise ValueError(f"no shared root for {region}: {shared_root(TERRAFORM_DIR, region)}")
+            if PROD_ENV not in environment_names(regional_dir(TERRAFORM_DIR / "envs", region)):
+                raise ValueError(f"no prod root in {region} (it owns the region's listeners)")
         self.binary = self.binary or default_binary()
         with self.timed("provider check"):
             ok, reason = provider_status(self.binary)
@@ -378,20 +203,33 @@ class TerraformSandbox:
 
         assert self.workdir is not None  # set by start()
         with self.timed("start moto + health server"):
-            self._process = SandboxProcess(self.account, log_path=self.workdir / "sandbox.log").start()
+            log = self.workdir / "sandbox.log"
+            self._process = SandboxProcess(self.account, log_path=log, regions=tuple(self.regions)).start()
             self._clients = make_clients(self.endpoint_url)
         envs = self.env_names
         with self.timed("copy terraform/ and write overrides"):
             working_copy(self.terraform_dir)
-            for root in [r for wave in apply_waves(envs) for r in wave]:
+            regional = self.regional_env_names
+            for root in self.roots():
                 write_override(self.terraform_dir / root, self.endpoint_url)
         with self.timed("seed pre-existing pieces"):
             self.seeded = seed(self.clients, self.envs_dir, envs)
-        for wave in apply_waves(envs):
+            for region, names in regional.items():
+                self.regional_seeded[region] = seed(
+                    self.region_clients(region),
+                    self.region_envs_dir(region),
+                    names,
+                    region=region,
+                    logs_bucket=self.region_logs_bucket(region),
+                )
+        for wave in apply_waves(envs, regional):
             if wave:
                 self._apply_wave(wave)
         with self.timed("versions + active capacity (the tool's part)"):
             after_apply(self.clients, [load_env_spec(e, self.envs_dir) for e in envs])
+            for region, names in regional.items():
+                specs = [load_env_spec(e, self.region_envs_dir(region)) for e in names]
+                after_apply(self.region_clients(region), specs)
 
     def _apply_wave(self, roots: Sequence[str]) -> None:
         def apply_one(name: str) -> Timing:
@@ -440,6 +278,36 @@ class TerraformSandbox:
     def env_names(self) -> list[str]:
         """The environments applied (prod always: it owns the listeners the others hang rules on)."""
         return sorted({PROD_ENV, *self.envs})
+
+    @property
+    def regional_env_names(self) -> dict[str, list[str]]:
+        """Per extra region, the environments built there: those of ``env_names`` with a root in
+        ``terraform/envs-<region>`` (prod always: it owns the region's listeners)."""
+        from bgctl.envspec import environment_names
+        from bgctl.regions import regional_dir
+
+        found: dict[str, list[str]] = {}
+        for region in self.regions:
+            have = environment_names(regional_dir(TERRAFORM_DIR / "envs", region))
+            found[region] = [e for e in self.env_names if e in have]
+        return found
+
+    def region_envs_dir(self, region: str) -> Path:
+        """The working copy's ``envs-<region>`` directory (``--region`` finds it beside ``envs``)."""
+        return self.terraform_dir / f"envs-{region}"
+
+    def region_logs_bucket(self, region: str) -> str:
+        """The logs bucket the region's shared root names (``region.auto.tfvars.json``)."""
+        values = json.loads((TERRAFORM_DIR / f"shared-{region}" / "region.auto.tfvars.json").read_text())
+        return str(values.get("logs_bucket") or f"{LOGS_BUCKET}-{region}")
+
+    def region_clients(self, region: str) -> SandboxClients:
+        """Clients of the sandbox in ``region`` (the home region's are ``clients``)."""
+        if region == REGION:
+            return self.clients
+        from bgctl.sandbox.regions import region_clients
+
+        return region_clients(self.endpoint_url, region)
 
     @property
     def terraform_dir(self) -> Path:
@@ -523,7 +391,7 @@ class TerraformSandbox:
         )
 
     def roots(self) -> list[str]:
-        return [r for wave in apply_waves(self.env_names) for r in wave]
+        return [r for wave in apply_waves(self.env_names, self.regional_env_names) for r in wave]
 
     def replan_has_changes(self, name: str) -> bool:
         """``terraform plan -detailed-exitcode`` of the root as it is on disk: True when not empty."""
@@ -551,14 +419,14 @@ def serve_until_interrupted(sandbox: TerraformSandbox) -> None:
 
 @contextmanager
 def cli_sandbox(
-    envs: Sequence[str], *, log: Log = _quiet, binary: str | None = None
+    envs: Sequence[str], *, log: Log = _quiet, binary: str | None = None, regions: Sequence[str] = ()
 ) -> Iterator[TerraformSandbox]:
     """The Terraform sandbox for ``sandbox up --tf`` / ``sandbox demo --tf``: built on entry, stopped on
     exit. Where Terraform or the AWS provider is missing it raises TerraformError (exit 1) with the
     one-line reason and the way out, before anything starts."""
     from bgctl.errors import TerraformError
 
-    sandbox = TerraformSandbox(envs=tuple(envs), binary=binary, log=log)
+    sandbox = TerraformSandbox(envs=tuple(envs), regions=tuple(regions), binary=binary, log=log)
     try:
         sandbox.start()
     except TerraformUnavailable as exc:
@@ -575,12 +443,16 @@ def cli_sandbox(
 def build_terraform_sandbox(
     envs: Sequence[str] = ("beta",),
     *,
+    regions: Sequence[str] = (),
     workdir: Path | None = None,
     jobs: int = 2,
     log: Log = _quiet,
     keep: bool = False,
 ) -> TerraformSandbox:
-    """Start moto, seed it, apply the roots for ``envs`` (plus shared and prod) from a working copy of
-    ``terraform/``; return the running sandbox. Raises TerraformUnavailable (one-line ``reason``) where
+    """Start moto, seed it, apply the roots for ``envs`` (plus shared and prod; in each of ``regions``
+    too: its shared root and its roots of those environments) from a working copy of ``terraform/``;
+    return the running sandbox. Raises TerraformUnavailable (one-line ``reason``) where
     Terraform or the AWS provider is missing. The caller stops it (``stop()`` or ``with``)."""
-    return TerraformSandbox(envs=tuple(envs), workdir=workdir, jobs=jobs, log=log, keep=keep).start()
+    return TerraformSandbox(
+        envs=tuple(envs), regions=tuple(regions), workdir=workdir, jobs=jobs, log=log, keep=keep
+    ).start()

@@ -6,6 +6,9 @@
 # differs between a fresh account and compiler-explorer/infra's (names of existing pieces, AMI IDs,
 # boot contract, release hooks) comes from this root's variables: defaults for a fresh account,
 # adopt.auto.tfvars.json for CE's (terraform/README.md, "Two accounts").
+# terraform/envs-eu-west-1/beta (and any other region's root of beta) symlinks this file, so the
+# environment is one piece of code in every region: a regional root has only its own providers.tf
+# (region), backend.tf (state key) and color file (terraform/README.md, "Regions").
 
 module "shared" {
   source = "../../modules/shared_lookups"

@@ -1,10 +1,1 @@
-terraform {
-  required_version = ">= 1.10.0, < 2.0.0"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.80"
-    }
-  }
-}
+../../common/versions.tf

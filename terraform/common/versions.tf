@@ -1,0 +1,13 @@
+# One file, symlinked as versions.tf by every root (terraform/shared*, terraform/envs*/<env>): edit it
+# here.
+
+terraform {
+  required_version = ">= 1.10.0, < 2.0.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.80"
+    }
+  }
+}

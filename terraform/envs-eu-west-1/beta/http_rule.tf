@@ -1,0 +1,1 @@
+../../envs/beta/http_rule.tf

@@ -1,0 +1,1 @@
+../../envs/prod/ssl_policy.tf

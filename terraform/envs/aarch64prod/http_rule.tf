@@ -1,0 +1,1 @@
+../../common/http_rule.tf
