@@ -14,7 +14,7 @@ locals {
   builds_bucket   = "compiler-explorer"
   logs_bucket     = var.logs_bucket
   state_account   = "052730242331"
-  param_root_arn  = "arn:aws:ssm:us-east-1:${local.state_account}:parameter/compiler-explorer"
+  param_root_arns = [for r in var.instance_regions : "arn:aws:ssm:${r}:${local.state_account}:parameter/compiler-explorer"]
   instance_sg     = var.instance_security_group_name
   instance_policy = "compiler-explorer-web"
 
@@ -267,18 +267,21 @@ data "aws_iam_policy_document" "assume_ec2" {
 
 # Each environment's instances read only what their boot reads (templates/user_data.*.tftpl in the
 # blue_green module): the version parameter of their own color, under their own environment, plus the
-# environment's wiring, and the builds. Not the lock, the journal, or any other environment.
+# environment's wiring, and the builds. Not the lock, the journal, or any other environment. In each
+# region of var.instance_regions: an instance reads the parameters of the region it boots in.
 data "aws_iam_policy_document" "environment" {
   for_each = local.instance_role_envs
 
   statement {
     sid     = "ReadOwnEnvironmentVersionsAndWiring"
     actions = ["ssm:GetParameter", "ssm:GetParameters"]
-    resources = [
-      "${local.param_root_arn}/${each.key}/blue/version",
-      "${local.param_root_arn}/${each.key}/green/version",
-      "${local.param_root_arn}/${each.key}/wiring",
-    ]
+    resources = flatten([
+      for root in local.param_root_arns : [
+        "${root}/${each.key}/blue/version",
+        "${root}/${each.key}/green/version",
+        "${root}/${each.key}/wiring",
+      ]
+    ])
   }
 
   statement {
@@ -327,10 +330,9 @@ data "aws_iam_policy_document" "instances" {
   statement {
     sid     = "ReadVersionsAtBoot"
     actions = ["ssm:GetParameter", "ssm:GetParameters"]
-    resources = [
-      "${local.param_root_arn}/*/blue/version",
-      "${local.param_root_arn}/*/green/version",
-    ]
+    resources = flatten([
+      for root in local.param_root_arns : ["${root}/*/blue/version", "${root}/*/green/version"]
+    ])
   }
 
   statement {

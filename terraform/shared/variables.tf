@@ -48,3 +48,14 @@ variable "logs_bucket" {
   type        = string
   default     = "compiler-explorer-logs"
 }
+
+variable "instance_regions" {
+  description = "Every region whose instances use the roles this root creates (IAM is global): the home region and each terraform/envs-<region>. The roles read the version parameters of their own environment in each of these regions, where the instances boot. tests/terraform/test_tf_regions.py keeps this list equal to the roots."
+  type        = list(string)
+  default     = ["us-east-1", "eu-west-1"]
+
+  validation {
+    condition     = length(var.instance_regions) > 0 && alltrue([for r in var.instance_regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
+    error_message = "instance_regions must list AWS region names, e.g. us-east-1."
+  }
+}

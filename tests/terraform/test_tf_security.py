@@ -25,7 +25,6 @@ MODULE = TERRAFORM / "modules" / "blue_green"
 ENVS = TERRAFORM / "envs"
 CLOUDFRONT_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 PREFIX_LIST_REF = "${data.aws_ec2_managed_prefix_list.cloudfront[0].id}"
-PARAM_ROOT_ARN = "${local.param_root_arn}"
 
 
 def _blocks(directory: Path, kind: str, type_: str) -> dict[str, dict[str, Any]]:
@@ -105,21 +104,44 @@ def test_one_instance_role_per_environment_root():
         assert body["name"] == "${local.instance_policy}-${each.key}"
 
 
+PER_REGION = "${flatten([for root in local.param_root_arns : ["
+
+
 def _ssm_resources(policy: dict[str, Any]) -> list[str]:
-    return [
-        res
-        for statement in policy["statement"]
-        if any(a.startswith("ssm:") for a in statement["actions"])
-        for res in statement["resources"]
+    """The SSM ARNs a policy grants, below each region's parameter root (``${root}``): the statement
+    lists them once inside a ``for`` over ``local.param_root_arns``."""
+    found: list[str] = []
+    for statement in policy["statement"]:
+        if not any(a.startswith("ssm:") for a in statement["actions"]):
+            continue
+        resources = statement["resources"]
+        assert isinstance(resources, str) and resources.startswith(PER_REGION), resources
+        found += re.findall(r'"\$\{root\}(/[^"]+)"', resources)
+    return found
+
+
+def test_the_roles_read_parameters_in_every_region_whose_instances_use_them():
+    """IAM is global: the home root's roles serve the instances of every regional root, which read
+    the parameters of the region they boot in (the user data's ``--region ${region}``)."""
+    arns = _locals(SHARED)["param_root_arns"]
+    ssm_root = '"arn:aws:ssm:${r}:${local.state_account}:parameter/compiler-explorer"'
+    assert arns == "${[for r in var.instance_regions : " + ssm_root + "]}"
+    regional = sorted(d.name.removeprefix("envs-") for d in TERRAFORM.glob("envs-*") if d.is_dir())
+    assert regional, "no regional roots: the test would be vacuous"
+    (variable,) = [
+        v for b in load_hcl_dir(SHARED).get("variable", []) for k, v in b.items() if k == "instance_regions"
     ]
+    assert variable["default"] == ["us-east-1", *regional], (
+        "instance_regions must name the home region and every envs-<region>"
+    )
 
 
 def test_an_environments_role_reads_only_its_own_version_parameters_and_wiring():
     policy = _blocks(SHARED, "data", "aws_iam_policy_document")["environment"]
     assert sorted(_ssm_resources(policy)) == [
-        f"{PARAM_ROOT_ARN}/${{each.key}}/blue/version",
-        f"{PARAM_ROOT_ARN}/${{each.key}}/green/version",
-        f"{PARAM_ROOT_ARN}/${{each.key}}/wiring",
+        "/${each.key}/blue/version",
+        "/${each.key}/green/version",
+        "/${each.key}/wiring",
     ]
     actions = {a for st in policy["statement"] for a in st["actions"]}
     assert actions == {"ssm:GetParameter", "ssm:GetParameters", "s3:GetObject", "s3:ListBucket"}
@@ -128,21 +150,25 @@ def test_an_environments_role_reads_only_its_own_version_parameters_and_wiring()
 def test_the_legacy_shared_role_reads_version_parameters_only():
     policy = _blocks(SHARED, "data", "aws_iam_policy_document")["instances"]
     resources = _ssm_resources(policy)
-    assert sorted(resources) == [f"{PARAM_ROOT_ARN}/*/blue/version", f"{PARAM_ROOT_ARN}/*/green/version"]
-    assert f"{PARAM_ROOT_ARN}/*" not in resources
+    assert sorted(resources) == ["/*/blue/version", "/*/green/version"]
+    assert "/*" not in resources
 
 
 @pytest.mark.parametrize("template", sorted((MODULE / "templates").glob("user_data.*.tftpl")))
 def test_the_user_data_reads_nothing_the_role_does_not_grant(template: Path):
-    """Every SSM parameter the boot script reads is its own color's version: covered by the role."""
+    """Every SSM parameter the boot script reads is its own color's version, in the region the
+    instance boots in: covered by the role in each of its regions."""
     text = template.read_text()
     names = re.findall(r"\$\{param_root\}/([^\"\s)]+)", text)
     assert names, f"{template.name} reads no parameter?"
     assert {n.replace("$COLOR", "{color}").replace("$color", "{color}") for n in names} == {"{color}/version"}
-    # param_root is /compiler-explorer/<environment>; the role's ARN root is the same path.
+    assert "us-east-1" not in text and re.search(r"-[Rr]egion \$\{region\}", text), (
+        "the region must be the instance's"
+    )
+    # param_root is /compiler-explorer/<environment>; the role's ARN roots end with the same path.
     module_locals = _locals(MODULE)
     assert module_locals["param_root"] == "/compiler-explorer/${var.environment}"
-    assert _locals(SHARED)["param_root_arn"].endswith(":parameter/compiler-explorer")
+    assert _locals(SHARED)["param_root_arns"].endswith(':parameter/compiler-explorer"]}')
 
 
 def test_launch_templates_use_the_environments_own_profile():

@@ -56,6 +56,7 @@ locals {
     environment   = var.environment
     param_root    = local.param_root
     builds_bucket = var.builds_bucket
+    region        = data.aws_region.current.name # the parameters of the region the instance boots in
   })) : null
   version_keys = var.boot_contract == "version_key" ? merge(
     { live = var.boot_version_key },
@@ -116,6 +117,10 @@ locals {
 # The AMI: a literal ID when given (found by image-id, so its root device and architecture are still
 # read and checked), else the most recent of ami_name_pattern. The architecture filter makes an AMI of
 # the wrong architecture a plan-time error, never a launch failure.
+# The region this root applies in: the instances read their parameters there (user data), and the
+# dashboard (canary.tf) shows that region's metrics.
+data "aws_region" "current" {}
+
 data "aws_ami" "this" {
   most_recent = true
   owners      = var.ami_owners
