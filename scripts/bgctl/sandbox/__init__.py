@@ -127,11 +127,17 @@ class Sandbox:
         )
         return front.start()
 
-    def new_front(self, *, seed: int | None = None, region: str = REGION) -> AlbFront:
+    def new_front(
+        self, *, seed: int | None = None, region: str = REGION, target_timeout: float | None = None
+    ) -> AlbFront:
         """Another data plane of the same load balancer (another ALB node, as it were), on free loopback
         ports, started; the caller stops it. ``seed`` makes its weighted choices reproducible (the
-        sandbox's own ``front`` is shared by everything, so its draws are not)."""
-        return self._make_front({"http": 0, "https": 0}, seed, region)
+        sandbox's own ``front`` is shared by everything, so its draws are not); ``target_timeout``
+        replaces the sandbox's (how long it waits for a target before answering 504)."""
+        front = self._make_front({"http": 0, "https": 0}, seed, region)
+        if target_timeout is not None:
+            front.target_timeout = target_timeout
+        return front
 
     # -- other regions -----------------------------------------------------------------------------
 

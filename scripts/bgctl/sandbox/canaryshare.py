@@ -168,6 +168,7 @@ class CanaryProbe:
     sticky_min: int = 3  # 2xx answers every sticky user gets in each step before the next move
     seed: int = 16
     timeout: float = 120.0  # bounds each wait (the users stop by themselves after it)
+    target_timeout: float | None = None  # the probe's fronts' wait for a target (None: the sandbox's)
     result: CanaryShare | None = field(default=None, init=False)  # after ``watching`` or ``stop``
     steps: list[_Step] = field(default_factory=list, init=False)
     _fronts: list[AlbFront] = field(default_factory=list, init=False)
@@ -183,7 +184,10 @@ class CanaryProbe:
 
     def start(self) -> CanaryProbe:
         """Start both fronts and the sticky users (they warm up on the color serving now)."""
-        self._fronts = [self.sandbox.new_front(seed=self.seed), self.sandbox.new_front(seed=self.seed + 1)]
+        self._fronts = [
+            self.sandbox.new_front(seed=seed, target_timeout=self.target_timeout)
+            for seed in (self.seed, self.seed + 1)
+        ]
         sticky = self._fronts[1]
         users = make_users(
             {"http": sticky.http_url, "https": sticky.https_url},
