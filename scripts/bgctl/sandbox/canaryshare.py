@@ -64,6 +64,7 @@ class StepShare:
     fewest: int  # the fewest 2xx answers one sticky user got in the step (0: someone got none)
     flipped: tuple[str, ...] = ()  # sticky users served by both colors within the step
     seconds: float = 0.0  # how long the fresh requests took (information only: never asserted)
+    errors: tuple[str, ...] = ()  # the first few failed requests: "<user>: <status or error>"
 
     @property
     def share(self) -> float:
@@ -110,6 +111,7 @@ class _Step:
     window: int
     fresh: TrafficLoad | None = None
     report: LoadReport | None = None
+    closed: float = float("inf")  # when the step's measurement ended, on the sticky load's clock
 
 
 class _MeasuringDriver:
@@ -274,6 +276,8 @@ class CanaryProbe:
             step.fresh = self._fresh_load()
         step.report = step.fresh.wait()
         self._wait_for_sticky(step.window)
+        if self._sticky is not None:
+            step.closed = self._sticky.now()  # the next move starts after this
 
     def _wait_for_sticky(self, window: int) -> None:
         """Until every sticky user got ``sticky_min`` 2xx answers in ``window`` (bounded)."""
@@ -305,7 +309,10 @@ class CanaryProbe:
         for step in self.steps:
             fresh = step.report.samples if step.report is not None else []
             ok = [s for s in fresh if s.ok]
-            mine = [s for s in samples if s.window == step.window]
+            # A sticky request counts in the step only if it was answered before the step closed:
+            # one that started in the step but was answered after the next move (seconds of latency
+            # on a loaded machine) was routed by the next split, not by this step's weights.
+            mine = [s for s in samples if s.window == step.window and s.started + s.latency <= step.closed]
             groups: dict[str, set[str]] = {n: set() for n in names}
             served: Counter[str] = Counter()
             for s in mine:
@@ -327,6 +334,11 @@ class CanaryProbe:
                     fewest=min((served[n] for n in names), default=0),
                     flipped=tuple(n for n, seen in groups.items() if len(seen) > 1),
                     seconds=step.report.duration if step.report is not None else 0.0,
+                    errors=tuple(
+                        f"{s.user}: {s.status if s.status is not None else s.error}"
+                        for s in [*fresh, *mine]
+                        if not s.ok
+                    )[:5],
                 )
             )
         rebound = tuple(n for n, seen in sorted(bound.items()) if len(seen) > 1)
