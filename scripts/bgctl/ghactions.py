@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from bgctl import COLORS
 from bgctl.errors import UsageError
 from bgctl.gitrepo import Git, find_repo, missing_base
+from bgctl.regions import regional_dirs, regional_shared_roots
 from bgctl.traffic import TrafficSplit
 
 # Roots that serve production users: their deploys wait for the `production` environment's reviewers.
@@ -52,9 +53,6 @@ OUTCOME_MARKS = ("✅", "❌", "⚠️", "DRY RUN")
 # --------------------------------------------------------------------------------------------------
 # Affected roots
 # --------------------------------------------------------------------------------------------------
-SHARED_PREFIX = "shared-"
-REGIONAL_ENVS_PREFIX = "envs-"
-REGION_NAME = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")  # = bgctl.regions.REGION_RE
 
 
 @dataclass(frozen=True)
@@ -159,20 +157,13 @@ def discover_roots(terraform_dir: Path) -> list[Root]:
     symlinks (the repository is ``terraform_dir``'s parent)."""
     terraform_dir = Path(terraform_dir).absolute()
     top = terraform_dir.parent
-    roots = [_root_at(terraform_dir / "shared", top, SHARED_NAME, "", "")]
-    children = sorted(terraform_dir.iterdir()) if terraform_dir.is_dir() else []
-    for d in children:
-        region = d.name.removeprefix(SHARED_PREFIX)
-        if d.name.startswith(SHARED_PREFIX) and REGION_NAME.match(region) and (d / "main.tf").is_file():
-            roots.append(_root_at(d, top, d.name, "", region))
     envs_dir = terraform_dir / "envs"
-    for env in env_names(envs_dir) if envs_dir.is_dir() else []:
-        roots.append(_root_at(envs_dir / env, top, env, env, ""))
-    for d in children:
-        region = d.name.removeprefix(REGIONAL_ENVS_PREFIX)
-        if d.name.startswith(REGIONAL_ENVS_PREFIX) and REGION_NAME.match(region) and d.is_dir():
-            for env in env_names(d):
-                roots.append(_root_at(d / env, top, f"{env}-{region}", env, region))
+    roots = [_root_at(terraform_dir / SHARED_NAME, top, SHARED_NAME, "", "")]
+    roots += [_root_at(d, top, d.name, "", r) for r, d in regional_shared_roots(terraform_dir).items()]
+    home_envs = env_names(envs_dir) if envs_dir.is_dir() else []
+    roots += [_root_at(envs_dir / env, top, env, env, "") for env in home_envs]
+    for region, d in regional_dirs(envs_dir).items():
+        roots += [_root_at(d / env, top, f"{env}-{region}", env, region) for env in env_names(d)]
     return sorted(roots, key=_root_order)
 
 
