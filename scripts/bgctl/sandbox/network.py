@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bgctl.sandbox.server import REGION
 
 if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import TagTypeDef as Ec2TagTypeDef
     from mypy_boto3_elbv2.type_defs import ActionTypeDef
     from mypy_boto3_elbv2.type_defs import TagTypeDef as ElbTagTypeDef
 
@@ -52,8 +53,11 @@ def in_region(region: str, cidrs: tuple[tuple[str, str], ...]) -> tuple[tuple[st
     return tuple((cidr, region + az.removeprefix(REGION)) for cidr, az in cidrs)
 
 
-def build_network(clients: SandboxClients, region: str = REGION) -> Network:
-    """The VPC, its subnets in ``region``'s zones and the instances' security group."""
+def build_vpc(
+    clients: SandboxClients, region: str = REGION, *, named_subnets: bool = False
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The VPC and its private and public subnets in ``region``'s zones: (VPC ID, private, public).
+    Subnets carry their Tier tag, and with ``named_subnets`` a Name (``<tier>-<zone>``) as infra's do."""
     ec2 = clients.ec2
     vpc_id = ec2.create_vpc(
         CidrBlock=VPC_CIDR,
@@ -61,19 +65,27 @@ def build_network(clients: SandboxClients, region: str = REGION) -> Network:
     )["Vpc"]["VpcId"]
 
     def subnets(cidrs: tuple[tuple[str, str], ...], tier: str) -> tuple[str, ...]:
+        def tags(az: str) -> list[Ec2TagTypeDef]:
+            name: list[Ec2TagTypeDef] = [{"Key": "Name", "Value": f"{tier}-{az}"}] if named_subnets else []
+            return [{"Key": "Tier", "Value": tier}, *name]
+
         return tuple(
             ec2.create_subnet(
                 VpcId=vpc_id,
                 CidrBlock=cidr,
                 AvailabilityZone=az,
-                TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Tier", "Value": tier}]}],
+                TagSpecifications=[{"ResourceType": "subnet", "Tags": tags(az)}],
             )["Subnet"]["SubnetId"]
             for cidr, az in in_region(region, cidrs)
         )
 
-    private = subnets(SUBNETS, "private")
-    public = subnets(PUBLIC_SUBNETS, "public")
-    sg_id = ec2.create_security_group(
+    return vpc_id, subnets(SUBNETS, "private"), subnets(PUBLIC_SUBNETS, "public")
+
+
+def build_network(clients: SandboxClients, region: str = REGION) -> Network:
+    """The VPC, its subnets in ``region``'s zones and the instances' security group."""
+    vpc_id, private, public = build_vpc(clients, region)
+    sg_id = clients.ec2.create_security_group(
         GroupName=INSTANCE_SG_NAME, Description="compiler explorer web servers", VpcId=vpc_id
     )["GroupId"]
     return Network(vpc_id, private, public, sg_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgctl import other_color
-from bgctl.sandbox.network import PUBLIC_SUBNETS, SUBNETS, VPC_CIDR, VPC_NAME, in_region
+from bgctl.sandbox.network import build_vpc
 from bgctl.sandbox.preview import preview_secret
 from bgctl.sandbox.samplebuilds import ACTIVE_VERSION, BUILDS_BUCKET, NO_VERSION, build_keys
 from bgctl.sandbox.server import REGION
@@ -115,29 +115,7 @@ def seed(
     creates it; every region has its own VPC, logs bucket, certificate, AMIs and preview secret."""
     home = region == REGION
     ec2 = clients.ec2
-    vpc_id = ec2.create_vpc(
-        CidrBlock=VPC_CIDR,
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": VPC_NAME}]}],
-    )["Vpc"]["VpcId"]
-
-    def subnets(specs: Sequence[tuple[str, str]], tier: str) -> tuple[str, ...]:
-        return tuple(
-            ec2.create_subnet(
-                VpcId=vpc_id,
-                CidrBlock=cidr,
-                AvailabilityZone=az,
-                TagSpecifications=[
-                    {
-                        "ResourceType": "subnet",
-                        "Tags": [{"Key": "Tier", "Value": tier}, {"Key": "Name", "Value": f"{tier}-{az}"}],
-                    }
-                ],
-            )["Subnet"]["SubnetId"]
-            for cidr, az in in_region(region, tuple(specs))
-        )
-
-    private = subnets(SUBNETS, "private")
-    public = subnets(PUBLIC_SUBNETS, "public")
+    vpc_id, private, public = build_vpc(clients, region, named_subnets=True)
     if home:
         for bucket in (BUILDS_BUCKET, logs_bucket):
             clients.s3.create_bucket(Bucket=bucket)
